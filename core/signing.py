@@ -1,0 +1,106 @@
+"""Signing primitives: the service's Ed25519 keys (one per purpose), public-key parsing and
+fingerprints. Private keys are read from files named in settings; they never enter the database,
+a log line or an API response."""
+
+import base64
+import hashlib
+from enum import StrEnum
+from functools import cache
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from django.conf import settings
+
+PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
+
+
+class KeyPurpose(StrEnum):
+    """What a service key signs. Separate keys: a leaked gate key cannot forge log checkpoints."""
+
+    LOG_CHECKPOINT = "log_checkpoint"
+    INVENTORY = "inventory_countersignature"
+    GATE_DECISION = "gate_decision"
+
+
+class KeyError_(Exception):
+    """A key is missing, unreadable or of a kind we do not accept."""
+
+
+class UnsupportedKey(KeyError_):
+    pass
+
+
+def key_dir() -> Path:
+    return Path(settings.MODELGOV["KEY_DIR"])
+
+
+def key_path(purpose: KeyPurpose) -> Path:
+    return key_dir() / f"{purpose.value}.pem"
+
+
+def generate_missing_keys(directory: Path | None = None) -> list[Path]:
+    """Create an Ed25519 key for every purpose that has none (demo and first install)."""
+    directory = directory or key_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    created = []
+    for purpose in KeyPurpose:
+        path = directory / f"{purpose.value}.pem"
+        if path.exists():
+            continue
+        pem = ed25519.Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        path.touch(mode=0o600)
+        path.write_bytes(pem)
+        created.append(path)
+    return created
+
+
+@cache
+def _load_private_key(path: str) -> ed25519.Ed25519PrivateKey:
+    try:
+        key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
+    except (OSError, ValueError) as exc:
+        raise KeyError_(f"cannot read the service key {Path(path).name}: {type(exc).__name__}") from None
+    if not isinstance(key, ed25519.Ed25519PrivateKey):
+        raise UnsupportedKey(f"the service key {Path(path).name} must be Ed25519")
+    return key
+
+
+def service_private_key(purpose: KeyPurpose) -> ed25519.Ed25519PrivateKey:
+    return _load_private_key(str(key_path(purpose)))
+
+
+def service_public_key(purpose: KeyPurpose) -> ed25519.Ed25519PublicKey:
+    return service_private_key(purpose).public_key()
+
+
+def public_key_pem(key: PublicKey) -> str:
+    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode("ascii")
+
+
+def fingerprint(key: PublicKey) -> str:
+    """SHA-256 of the DER SubjectPublicKeyInfo, hex."""
+    der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(der).hexdigest()
+
+
+def parse_public_key(pem: str) -> tuple[PublicKey, str]:
+    """Parse a PEM public key and name its algorithm: ``ed25519`` or ``ecdsa-p256``.
+    Any other key (RSA, another curve) raises UnsupportedKey."""
+    try:
+        key = serialization.load_pem_public_key(pem.encode("ascii"))
+    except (ValueError, UnicodeEncodeError) as exc:
+        raise KeyError_(f"not a PEM public key: {exc}") from None
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return key, "ed25519"
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        if isinstance(key.curve, ec.SECP256R1):
+            return key, "ecdsa-p256"
+        raise UnsupportedKey(f"elliptic curve {key.curve.name} is not accepted; use P-256 or Ed25519")
+    raise UnsupportedKey(f"{type(key).__name__.lstrip('_')} keys are not accepted; use ECDSA P-256 or Ed25519")
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")

@@ -1,0 +1,1 @@
+"""Governance: the audit log, API tokens and roles; later approvals, fairness, the gate and cards."""

@@ -1,0 +1,85 @@
+"""POST /api/v1/gate/promotions: the call a pipeline makes before it deploys."""
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from core.serializers import StrictInputSerializer
+from governance.gate.services import gate_evaluate
+from hooks.events import PipelineInfo
+from registry.selectors import model_version_get, registered_model_get
+
+
+class PipelineInput(StrictInputSerializer):
+    system = serializers.CharField(max_length=100, allow_blank=True, required=False, default="")
+    run_id = serializers.CharField(max_length=200, allow_blank=True, required=False, default="")
+    url = serializers.CharField(max_length=1000, allow_blank=True, required=False, default="")
+    commit = serializers.CharField(max_length=100, allow_blank=True, required=False, default="")
+    metadata = serializers.DictField(required=False, default=dict)
+
+
+class GateInput(StrictInputSerializer):
+    model = serializers.CharField(max_length=100)
+    version = serializers.IntegerField(min_value=1)
+    target_stage = serializers.CharField(max_length=20)
+    artifact_digest = serializers.RegexField(r"^sha256:[0-9a-f]{64}$")
+    pipeline = PipelineInput(required=False)
+    dry_run = serializers.BooleanField(required=False, default=False)
+    promote = serializers.BooleanField(required=False, default=False)
+
+
+class CheckOutput(serializers.Serializer):
+    name = serializers.CharField()
+    outcome = serializers.ChoiceField(choices=["pass", "fail", "error"])
+    reason = serializers.CharField()
+    details = serializers.DictField()
+
+
+class GateOutput(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=["allow", "deny"])
+    decision_id = serializers.UUIDField()
+    checks = CheckOutput(many=True)
+    policy_version = serializers.IntegerField(allow_null=True)
+    audit_seq = serializers.IntegerField(allow_null=True)
+    promoted = serializers.BooleanField()
+    dry_run = serializers.BooleanField()
+    envelope = serializers.DictField()
+
+
+class GatePromotionApi(generics.GenericAPIView):
+    """Run every check. A deny is a 200 whose decision is deny; bad input is a 4xx with a code; an
+    internal failure is a 5xx, never an allow. ``envelope`` is a DSSE-signed in-toto statement of
+    the decision (subject: the artifact digest), verifiable with the gate_decision key of /api/v1/keys/."""
+
+    serializer_class = GateOutput
+
+    @extend_schema(request=GateInput, responses=GateOutput)
+    def post(self, request: Request) -> Response:
+        data = GateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values: dict[str, Any] = data.validated_data
+        model = registered_model_get(name=values["model"], user=request.user)
+        version = model_version_get(model=model, version=values["version"])
+        decision, seq = gate_evaluate(
+            actor=request.user,
+            version=version,
+            target_stage=values["target_stage"],
+            artifact_digest=values["artifact_digest"],
+            pipeline=PipelineInfo(**values.get("pipeline", {})),
+            dry_run=values["dry_run"],
+            promote=values["promote"],
+        )
+        body = {
+            "decision": decision.decision,
+            "decision_id": decision.id,
+            "checks": decision.checks,
+            "policy_version": decision.policy_version,
+            "audit_seq": seq,
+            "promoted": decision.promoted,
+            "dry_run": decision.dry_run,
+            "envelope": decision.envelope,
+        }
+        return Response(GateOutput(body).data)

@@ -1,0 +1,101 @@
+"""Reads of the approval workflow, including the gate's question: is this version approved now?"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+from guardian.shortcuts import get_objects_for_user
+
+from governance.approvals.services import separation_of_duties_problem
+from governance.choices import ApprovalState
+from governance.errors import ApprovalNotFound
+from governance.models import ApprovalDecision, ApprovalRequest
+from registry.models import ModelVersion, RegisteredModel
+
+
+def approval_request_list(*, user: Any) -> QuerySet[ApprovalRequest]:
+    """Requests about models ``user`` may view (all of them for whole-inventory readers)."""
+    viewable = get_objects_for_user(
+        user, "registry.view_registeredmodel", klass=RegisteredModel, accept_global_perms=True
+    ).values("pk")
+    return (
+        ApprovalRequest.objects.filter(model_version__model__in=viewable)
+        .select_related("model_version__model", "policy", "requester")
+        .prefetch_related("decisions__approver")
+        .order_by("-created_at")
+    )
+
+
+def approval_request_waiting_for(*, user: Any) -> QuerySet[ApprovalRequest]:
+    """Open requests whose current step ``user`` holds the role for and has not yet decided."""
+    roles = list(user.groups.values_list("name", flat=True))
+    decided = ApprovalDecision.objects.filter(request=OuterRef("pk"), approver=user)
+    candidates = approval_request_list(user=user).filter(state=ApprovalState.IN_REVIEW).exclude(Exists(decided))
+    wanted = [
+        request.pk
+        for request in candidates
+        if request.policy.steps[request.current_step]["role"] in roles
+        and separation_of_duties_problem(actor=user, request=request, step=request.current_step) is None
+    ]
+    return candidates.filter(pk__in=wanted)
+
+
+def approval_request_get(*, pk: int, user: Any) -> ApprovalRequest:
+    found = approval_request_list(user=user).filter(pk=pk).first()
+    if found is None:
+        raise ApprovalNotFound(f"No approval request {pk}.", extra={"request": pk})
+    return found
+
+
+@dataclass(frozen=True)
+class ApprovalStatus:
+    """The gate's view: ``approved`` or, if not, ``reason`` (a stable code) and ``detail``."""
+
+    approved: bool
+    reason: str
+    detail: str
+    request_id: int | None = None
+    policy_version: int | None = None
+    expires_at: str | None = None
+
+
+def approval_status_for(*, version: ModelVersion, stage: str) -> ApprovalStatus:
+    """Is ``version`` approved for ``stage`` now: bound to its digest, not expired, conditions met?"""
+    now = timezone.now()
+    granted = (
+        ApprovalRequest.objects.filter(model_version=version, target_stage=stage)
+        .filter(Q(state=ApprovalState.APPROVED) | Q(state=ApprovalState.APPROVED_WITH_CONDITIONS))
+        .select_related("policy")
+        .order_by("-decided_at")
+        .first()
+    )
+    if granted is None:
+        latest = (
+            ApprovalRequest.objects.filter(model_version=version, target_stage=stage).order_by("-created_at").first()
+        )
+        if latest is None:
+            return ApprovalStatus(False, "no_request", f"No approval was requested for {stage}.")
+        return ApprovalStatus(
+            False, f"request_{latest.state}", f"The latest request is {latest.state}.", latest.pk, latest.policy.version
+        )
+    expires = granted.expires_at.isoformat() if granted.expires_at else None
+
+    def status(approved: bool, reason: str, detail: str) -> ApprovalStatus:
+        return ApprovalStatus(approved, reason, detail, granted.pk, granted.policy.version, expires)
+
+    if granted.artifact_digest != version.artifact_digest:
+        return status(False, "digest_mismatch", "The approval is bound to another artifact.")
+    if granted.expires_at is None or granted.expires_at <= now:
+        return status(False, "expired", f"The approval expired at {expires}.")
+    if (
+        granted.state == ApprovalState.APPROVED_WITH_CONDITIONS
+        and granted.conditions_due is not None
+        and granted.conditions_due < now.date()
+    ):
+        return status(
+            False,
+            "conditions_overdue",
+            f"The approval's conditions were due {granted.conditions_due.isoformat()} and are not recorded as met.",
+        )
+    return status(True, "approved", f"Approved until {expires}.")

@@ -1,0 +1,209 @@
+"""Writes of the transparency log: recording entries, integrating them into the tree, checkpoints."""
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import IntegrityError, connection, models, transaction
+from django.utils import timezone
+
+from core.canonical import canonical_json
+from core.context import current_request_id
+from core.signing import KeyPurpose, service_private_key
+from core.transaction import after_commit
+from governance.audit import tree
+from governance.audit.selectors import audit_export_bundle
+from governance.choices import AuditEvent
+from governance.errors import AuditOutsideTransaction, CheckpointInconsistent
+from governance.models import AuditCheckpoint, AuditEntry, AuditLeaf, AuditPending, AuditTreeNode
+from hooks import tlog
+
+logger = logging.getLogger(__name__)
+
+# pg_advisory lock key of the integrator ("mgov"): one integrator at a time, writers never wait on it.
+INTEGRATOR_LOCK = 0x6D676F76
+
+
+def _actor_parts(actor: AbstractBaseUser | AnonymousUser | None) -> tuple[int | None, str]:
+    if actor is None or not actor.is_authenticated:
+        return None, "system"
+    return actor.pk, actor.get_username()
+
+
+def audit_record(
+    *,
+    actor: AbstractBaseUser | AnonymousUser | None,
+    event_type: AuditEvent,
+    subject: models.Model,
+    model_name: str = "",
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    request_id: str | None = None,
+) -> AuditEntry:
+    """Append one entry to the audit log, in the caller's transaction.
+
+    Call it from the service that makes the change, inside that service's ``transaction.atomic``:
+    if the change rolls back, so does its entry. The entry's exact canonical bytes and leaf hash
+    are stored now; its seq is given after commit by the integrator, so that rolled-back entries
+    leave no gap and concurrent writers only INSERT.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise AuditOutsideTransaction("audit_record must run inside the transaction of the change it records")
+    actor_id, actor_name = _actor_parts(actor)
+    now = timezone.now()
+    request_id = request_id if request_id is not None else (current_request_id() or "")
+    subject_type = subject._meta.label
+    subject_id = str(subject.pk)
+    subject_repr = str(subject)[:300]
+    document = {
+        "v": 1,
+        "time": now.isoformat().replace("+00:00", "Z"),
+        "actor": {"id": actor_id, "name": actor_name},
+        "event": str(event_type),
+        "subject": {"type": subject_type, "id": subject_id, "repr": subject_repr},
+        "model": model_name,
+        "before": before,
+        "after": after,
+        "request_id": request_id,
+    }
+    entry_bytes = canonical_json(document)
+    leaf = tlog.leaf_hash(entry_bytes)
+    entry = AuditEntry.objects.create(
+        created_at=now,
+        actor_id=actor_id,
+        actor_name=actor_name,
+        event_type=str(event_type),
+        subject_type=subject_type,
+        subject_id=subject_id,
+        subject_repr=subject_repr,
+        model_name=model_name,
+        before=before,
+        after=after,
+        request_id=request_id,
+        entry_bytes=entry_bytes,
+        leaf_hash=leaf,
+    )
+    AuditPending.objects.create(entry=entry, leaf_hash=leaf)
+    after_commit(audit_log_integrate, wait=False)
+    return entry
+
+
+def _take_lock(wait: bool) -> bool:
+    if connection.vendor != "postgresql":
+        return True  # SQLite (demo) serialises writers itself; the seq primary key catches a race.
+    with connection.cursor() as cursor:
+        if wait:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [INTEGRATOR_LOCK])
+            return True
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [INTEGRATOR_LOCK])
+        row = cursor.fetchone()
+        return bool(row and row[0])
+
+
+def _integrate_batch(batch_size: int) -> int:
+    """Give the oldest pending entries the next seqs and store the subtrees they complete."""
+    pending = list(AuditPending.objects.order_by("entry_id").values_list("entry_id", "leaf_hash")[:batch_size])
+    if not pending:
+        return 0
+    size = tree.tree_size()
+    # The right edge of the current tree: the perfect subtrees new leaves merge into.
+    positions = tree.right_edge(size)
+    get = tree.getter(tree.fetch_subtrees(positions))
+    stack: list[tuple[int, int, bytes]] = [(level, index, get(level, index)) for level, index in positions]
+    leaves: list[AuditLeaf] = []
+    nodes: list[AuditTreeNode] = []
+    for offset, (entry_id, leaf_hash) in enumerate(pending):
+        seq = size + offset
+        leaf = bytes(leaf_hash)
+        leaves.append(AuditLeaf(seq=seq, entry_id=entry_id, leaf_hash=leaf))
+        stack.append((0, seq, leaf))
+        while len(stack) >= 2 and stack[-1][0] == stack[-2][0]:
+            right_level, _, right = stack.pop()
+            _, left_index, left = stack.pop()
+            merged = (right_level + 1, left_index >> 1, tlog.node_hash(left, right))
+            nodes.append(AuditTreeNode(level=merged[0], index=merged[1], hash=merged[2]))
+            stack.append(merged)
+    AuditLeaf.objects.bulk_create(leaves)
+    AuditTreeNode.objects.bulk_create(nodes)
+    AuditPending.objects.filter(entry_id__in=[entry_id for entry_id, _ in pending]).delete()
+    return len(pending)
+
+
+def audit_log_integrate(*, wait: bool = True, batch_size: int = 5000) -> int | None:
+    """Integrate every pending entry into the tree; returns the tree size, or None when another
+    integrator holds the lock and ``wait`` is False (that integrator drains the queue)."""
+    try:
+        with transaction.atomic():
+            if not _take_lock(wait):
+                return None
+            while _integrate_batch(batch_size):
+                pass
+            size = tree.tree_size()
+    except IntegrityError:
+        if connection.vendor == "postgresql":
+            raise
+        logger.info("another integrator got there first (SQLite); nothing lost, its leaves stand")
+        return None
+    latest = AuditCheckpoint.objects.order_by("-id").values_list("size", flat=True).first() or 0
+    if size - latest >= settings.MODELGOV["CHECKPOINT_EVERY_ENTRIES"]:
+        audit_checkpoint_create()
+    return size
+
+
+def audit_checkpoint_create(*, actor: Any = None) -> AuditCheckpoint:
+    """Sign a checkpoint of the whole integrated log, after checking it is consistent with the
+    previous checkpoint. Refuses (CheckpointInconsistent) rather than sign a forked history."""
+    with transaction.atomic():
+        _take_lock(wait=True)
+        while _integrate_batch(5000):
+            pass
+        size = tree.tree_size()
+        root = tree.root_at(size)
+        previous = AuditCheckpoint.objects.order_by("-id").first()
+        if previous is not None:
+            old_root = bytes(previous.root_hash)
+            if size < previous.size:
+                raise CheckpointInconsistent(
+                    "The log is smaller than its last checkpoint.",
+                    extra={"previous_size": previous.size, "size": size},
+                )
+            if size == previous.size and root == old_root:
+                return previous
+            try:
+                proof = tree.consistency_proof(previous.size, size)
+                tlog.verify_consistency(previous.size, size, old_root, root, proof)
+            except (tlog.ProofError, tree.MissingNode) as exc:
+                logger.critical("refusing to sign checkpoint %s: inconsistent with %s: %s", size, previous.size, exc)
+                raise CheckpointInconsistent(
+                    "The log is not consistent with its last checkpoint; nothing was signed.",
+                    extra={"previous_size": previous.size, "size": size, "reason": str(exc)},
+                ) from None
+        checkpoint = tlog.Checkpoint(origin=settings.MODELGOV["LOG_ORIGIN"], size=size, root=root)
+        note = tlog.sign_checkpoint(
+            checkpoint, settings.MODELGOV["LOG_KEY_NAME"], service_private_key(KeyPurpose.LOG_CHECKPOINT)
+        )
+        return AuditCheckpoint.objects.create(size=size, root_hash=root, note=note)
+
+
+def audit_log_export(*, actor: Any, start: int | None, end: int | None) -> dict[str, Any]:
+    """Sign a fresh checkpoint, build the export bundle, and log who exported what (ISO 42001 7.5)."""
+    checkpoint = audit_checkpoint_create()
+    bundle = audit_export_bundle(start=start, end=end)
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            event_type=AuditEvent.AUDIT_LOG_EXPORTED,
+            subject=checkpoint,
+            after={"from": bundle["from"], "to": bundle["to"], "checkpoint_size": checkpoint.size},
+        )
+    return bundle
+
+
+def audit_log_verified_record(*, actor: Any, result: dict[str, Any]) -> None:
+    """Log an integrity verification of the chain and its outcome (REGULATORY.md event 29)."""
+    checkpoint = AuditCheckpoint.objects.order_by("-id").first()
+    if checkpoint is None:
+        return
+    with transaction.atomic():
+        audit_record(actor=actor, event_type=AuditEvent.AUDIT_LOG_VERIFIED, subject=checkpoint, after=result)

@@ -1,0 +1,86 @@
+"""The Merkle tree as stored: leaves in AuditLeaf (level 0), complete perfect subtrees in
+AuditTreeNode (level >= 1). Every hash the log needs is a perfect subtree, fetched in one or two
+queries, so roots and proofs cost O(log n) reads."""
+
+from collections.abc import Callable, Iterable
+
+from django.db.models import Max, Q
+
+from governance.models import AuditLeaf, AuditTreeNode
+from hooks import tlog
+
+Position = tuple[int, int]  # (level, index): 2**level leaves starting at leaf index * 2**level
+
+
+def tree_size() -> int:
+    last = AuditLeaf.objects.aggregate(last=Max("seq"))["last"]
+    return 0 if last is None else last + 1
+
+
+def right_edge(size: int) -> list[Position]:
+    """The perfect subtrees that tile leaves [0, size), largest (leftmost) first."""
+    positions: list[Position] = []
+    start = 0
+    for level in reversed(range(size.bit_length())):
+        if size & (1 << level):
+            positions.append((level, start >> level))
+            start += 1 << level
+    return positions
+
+
+def fetch_subtrees(positions: Iterable[Position]) -> dict[Position, bytes]:
+    """The stored hashes of these perfect subtrees (missing ones are simply absent)."""
+    wanted = set(positions)
+    found: dict[Position, bytes] = {}
+    leaves = [index for level, index in wanted if level == 0]
+    if leaves:
+        for seq, leaf in AuditLeaf.objects.filter(seq__in=leaves).values_list("seq", "leaf_hash"):
+            found[(0, seq)] = bytes(leaf)
+    nodes = [(level, index) for level, index in wanted if level > 0]
+    if nodes:
+        condition = Q()
+        for level, index in nodes:
+            condition |= Q(level=level, index=index)
+        for level, index, digest in AuditTreeNode.objects.filter(condition).values_list("level", "index", "hash"):
+            found[(level, index)] = bytes(digest)
+    return found
+
+
+class MissingNode(LookupError):
+    """A hash the tree should hold is not stored: the node table is damaged or not integrated."""
+
+
+def getter(hashes: dict[Position, bytes]) -> Callable[[int, int], bytes]:
+    def get(level: int, index: int) -> bytes:
+        try:
+            return hashes[(level, index)]
+        except KeyError:
+            raise MissingNode(f"no stored hash for subtree level {level} index {index}") from None
+
+    return get
+
+
+def fold_right_edge(hashes: list[bytes]) -> bytes:
+    """Combine the tiling subtrees (largest first) into the RFC 6962 root."""
+    if not hashes:
+        return tlog.EMPTY_ROOT
+    root = hashes[-1]
+    for left in reversed(hashes[:-1]):
+        root = tlog.node_hash(left, root)
+    return root
+
+
+def root_at(size: int) -> bytes:
+    positions = right_edge(size)
+    get = getter(fetch_subtrees(positions))
+    return fold_right_edge([get(level, index) for level, index in positions])
+
+
+def inclusion_proof(index: int, size: int) -> list[bytes]:
+    hashes = fetch_subtrees(tlog.needed_subtrees_for_inclusion(index, size))
+    return tlog.inclusion_proof(index, size, getter(hashes))
+
+
+def consistency_proof(old_size: int, new_size: int) -> list[bytes]:
+    hashes = fetch_subtrees(tlog.needed_subtrees_for_consistency(old_size, new_size))
+    return tlog.consistency_proof(old_size, new_size, getter(hashes))

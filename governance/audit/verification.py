@@ -1,0 +1,139 @@
+"""Full verification of the log as stored in the database (``manage.py verify_audit_log``).
+
+It trusts nothing it can re-derive: every leaf is re-hashed from the entry's stored bytes, seqs must
+run 0..n-1 without a gap, every stored tree node must equal the recomputed one, and every checkpoint
+must carry a valid signature by the pinned log key, name our origin, and match the recomputed root
+at its size. The first problem found is reported with the first seq it concerns.
+"""
+
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from core.signing import KeyPurpose, service_public_key
+from governance.models import AuditCheckpoint, AuditEntry
+from hooks import tlog
+
+_LEAVES_SQL = """
+SELECT l.seq, l.leaf_hash, e.leaf_hash, e.entry_bytes
+FROM governance_auditleaf l LEFT JOIN governance_auditentry e ON e.id = l.entry_id
+ORDER BY l.seq
+"""
+# Nodes in the order a left-to-right append completes them: by their last leaf, then level.
+_NODES_SQL = """
+SELECT level, "index", hash FROM governance_audittreenode
+ORDER BY (("index" + 1) * (CAST(1 AS BIGINT) << level)) - 1, level
+"""
+
+
+class LogInvalid(Exception):
+    """The stored log does not verify; ``seq`` is the first seq concerned, if one can be named."""
+
+    def __init__(self, message: str, *, code: str, seq: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.seq = seq
+
+
+@dataclass
+class LogReport:
+    size: int
+    checkpoints: int
+    pending: int
+    root: bytes
+    notes: list[str] = field(default_factory=list)
+
+
+def _checkpoints(known_note: str | None) -> list[tuple[str, tlog.Checkpoint]]:
+    key = service_public_key(KeyPurpose.LOG_CHECKPOINT)
+    origin, key_name = settings.MODELGOV["LOG_ORIGIN"], settings.MODELGOV["LOG_KEY_NAME"]
+    opened: list[tuple[str, tlog.Checkpoint]] = []
+    notes = [
+        (f"checkpoint #{pk}", note) for pk, note in AuditCheckpoint.objects.order_by("id").values_list("id", "note")
+    ]
+    if known_note is not None:
+        notes.append(("the known checkpoint", known_note))
+    for label, note in notes:
+        try:
+            opened.append((label, tlog.open_checkpoint(note, key_name, key, origin=origin)))
+        except tlog.NoteError as exc:
+            raise LogInvalid(f"{label}: {exc}", code="bad_checkpoint") from None
+    by_size: dict[int, tuple[str, bytes]] = {}
+    for label, checkpoint in opened:
+        seen = by_size.setdefault(checkpoint.size, (label, checkpoint.root))
+        if seen[1] != checkpoint.root:
+            raise LogInvalid(
+                f"{seen[0]} and {label} both have size {checkpoint.size} but different roots: the log forked",
+                code="inconsistent_checkpoints",
+                seq=checkpoint.size - 1 if checkpoint.size else None,
+            )
+    return opened
+
+
+def verify_database_log(*, known_checkpoint: str | None = None) -> LogReport:
+    """Verify the whole stored log; raises LogInvalid naming the first bad seq."""
+    checkpoints = _checkpoints(known_checkpoint)
+    wanted = sorted({cp.size for _, cp in checkpoints})
+    compact = tlog.CompactRange()
+    roots: dict[int, bytes] = {0: tlog.EMPTY_ROOT}
+    # Server-side cursors: a million entries stream through in chunks instead of loading at once.
+    with (
+        transaction.atomic(),
+        connection.chunked_cursor() as leaves_cursor,
+        connection.chunked_cursor() as nodes_cursor,
+    ):
+        leaves_cursor.execute(_LEAVES_SQL)
+        nodes_cursor.execute(_NODES_SQL)
+        next_node = nodes_cursor.fetchone()
+        while rows := leaves_cursor.fetchmany(5000):
+            for seq, stored_leaf, entry_leaf, entry_bytes in rows:
+                if seq != compact.size:
+                    raise LogInvalid(
+                        f"seq {compact.size} is missing (next is {seq})", code="missing_entry", seq=compact.size
+                    )
+                if entry_bytes is None:
+                    raise LogInvalid(f"seq {seq}: its entry row is gone", code="missing_entry", seq=seq)
+                leaf = tlog.leaf_hash(bytes(entry_bytes))
+                if leaf != bytes(entry_leaf) or leaf != bytes(stored_leaf):
+                    raise LogInvalid(f"seq {seq}: the entry's bytes do not hash to its leaf", code="bad_entry", seq=seq)
+                for subtree in compact.append(leaf)[1:]:
+                    if next_node is None or (next_node[0], next_node[1]) != (subtree.level, subtree.index):
+                        raise LogInvalid(
+                            f"tree node level {subtree.level} index {subtree.index} is missing",
+                            code="bad_node",
+                            seq=subtree.index << subtree.level,
+                        )
+                    if bytes(next_node[2]) != subtree.hash:
+                        raise LogInvalid(
+                            f"tree node level {subtree.level} index {subtree.index} does not match its leaves",
+                            code="bad_node",
+                            seq=subtree.index << subtree.level,
+                        )
+                    next_node = nodes_cursor.fetchone()
+                if compact.size in wanted:
+                    roots[compact.size] = compact.root()
+        if next_node is not None:
+            raise LogInvalid(
+                f"tree node level {next_node[0]} index {next_node[1]} lies beyond the log",
+                code="bad_node",
+                seq=next_node[1] << next_node[0],
+            )
+    size = compact.size
+    good = 0
+    for label, checkpoint in sorted(checkpoints, key=lambda item: item[1].size):
+        if checkpoint.size > size:
+            raise LogInvalid(
+                f"{label} has size {checkpoint.size} but the log holds {size} entries: it was truncated or rolled back",
+                code="rolled_back",
+                seq=size,
+            )
+        if roots[checkpoint.size] != checkpoint.root:
+            raise LogInvalid(
+                f"entries seq {good}..{checkpoint.size - 1} do not hash to {label} (size {checkpoint.size})",
+                code="root_mismatch",
+                seq=good,
+            )
+        good = checkpoint.size
+    pending = AuditEntry.objects.filter(leaf__isnull=True).count()
+    return LogReport(size=size, checkpoints=len(checkpoints), pending=pending, root=compact.root())

@@ -1,0 +1,1 @@
+"""Client side of modelgov (importable without Django): manifests, and later the client and CLI."""

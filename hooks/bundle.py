@@ -1,0 +1,289 @@
+"""Audit-log export bundles and their offline verification, without Django or a server.
+
+A bundle holds a contiguous range of log entries (their exact bytes), every signed checkpoint the
+log has issued, consistency proofs between consecutive checkpoints, and a *range proof*: the hashes
+of the subtrees outside the exported range, so that the root of the last checkpoint can be
+recomputed from the exported entries alone. docs/audit-log.md describes the format so that anyone
+can write their own verifier; this module is ours, and depends only on hashlib and cryptography.
+"""
+
+import base64
+import binascii
+import itertools
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from hooks import tlog
+
+BUNDLE_FORMAT = "modelgov-audit-bundle/v1"
+
+Range = tuple[int, int]
+
+
+def split(size: int) -> int:
+    """RFC 6962: the largest power of two smaller than ``size`` (size >= 2)."""
+    return 1 << ((size - 1).bit_length() - 1)
+
+
+def range_proof_plan(start: int, end: int, size: int) -> Iterator[tuple[str, int, int]]:
+    """Walk the RFC 6962 tree of ``size`` leaves, left to right, yielding the maximal nodes that lie
+    wholly outside [start, end) as ("proof", lo, hi) and wholly inside as ("leaves", lo, hi)."""
+
+    def walk(lo: int, hi: int) -> Iterator[tuple[str, int, int]]:
+        if hi <= start or lo >= end:
+            yield ("proof", lo, hi)
+        elif start <= lo and hi <= end:
+            yield ("leaves", lo, hi)
+        else:
+            middle = lo + split(hi - lo)
+            yield from walk(lo, middle)
+            yield from walk(middle, hi)
+
+    if size == 0:
+        return
+    yield from walk(0, size)
+
+
+def perfect_pieces(lo: int, hi: int) -> list[tlog.SubtreeId]:
+    """The aligned perfect subtrees that tile [lo, hi), left to right."""
+    pieces: list[tlog.SubtreeId] = []
+    while lo < hi:
+        level = (hi - lo).bit_length() - 1
+        if lo:
+            level = min(level, (lo & -lo).bit_length() - 1)
+        pieces.append((level, lo >> level))
+        lo += 1 << level
+    return pieces
+
+
+def range_hash(lo: int, hi: int, get: Callable[[int, int], bytes]) -> bytes:
+    """The hash of the tree node over [lo, hi) from its perfect pieces (right to left)."""
+    hashes = [get(level, index) for level, index in perfect_pieces(lo, hi)]
+    root = hashes[-1]
+    for left in reversed(hashes[:-1]):
+        root = tlog.node_hash(left, root)
+    return root
+
+
+def root_with_range_proof(start: int, end: int, size: int, leaves: Sequence[bytes], proof: Sequence[bytes]) -> bytes:
+    """Recompute the root of the tree of ``size`` leaves from the leaves of [start, end) and the
+    range proof. Raises tlog.ProofError if the proof has too few or too many hashes."""
+    if not 0 <= start <= end <= size or len(leaves) != end - start:
+        raise tlog.ProofError("the range does not fit the tree size")
+    if size == 0:
+        if proof:
+            raise tlog.ProofError("an empty tree has no range proof")
+        return tlog.EMPTY_ROOT
+    remaining = list(proof)
+
+    def compute(lo: int, hi: int) -> bytes:
+        if hi <= start or lo >= end:
+            if not remaining:
+                raise tlog.ProofError("the range proof is too short")
+            return remaining.pop(0)
+        if start <= lo and hi <= end:
+            return tlog.root_from_leaves(leaves[lo - start : hi - start])
+        middle = lo + split(hi - lo)
+        left = compute(lo, middle)
+        return tlog.node_hash(left, compute(middle, hi))
+
+    root = compute(0, size)
+    if remaining:
+        raise tlog.ProofError("the range proof has extra hashes")
+    return root
+
+
+class BundleError(ValueError):
+    """The bundle does not verify. ``seq`` names the first bad entry when one can be named."""
+
+    def __init__(self, message: str, *, seq: int | None = None, code: str = "bundle_invalid") -> None:
+        super().__init__(message)
+        self.seq = seq
+        self.code = code
+
+
+@dataclass
+class BundleReport:
+    """What a successful verification established."""
+
+    origin: str
+    first_seq: int
+    end_seq: int
+    checkpoints: int
+    tree_size: int
+    root: bytes
+    notes: list[str] = field(default_factory=list)
+
+
+def _b64(text: Any, what: str) -> bytes:
+    if not isinstance(text, str):
+        raise BundleError(f"{what} is not a base64 string")
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise BundleError(f"{what} is not valid base64") from None
+
+
+def load_public_key(pem: bytes) -> Ed25519PublicKey:
+    key = serialization.load_pem_public_key(pem)
+    if not isinstance(key, Ed25519PublicKey):
+        raise BundleError("the log key must be an Ed25519 public key", code="bad_key")
+    return key
+
+
+def verify_bundle(
+    bundle: dict[str, Any],
+    public_key: Ed25519PublicKey,
+    *,
+    known_checkpoint: str | None = None,
+) -> BundleReport:
+    """Verify an export bundle against the pinned log key. ``known_checkpoint`` is a checkpoint
+    note the verifier obtained earlier (from a witness, a previous export, a model card): the
+    bundle's log must extend it, which catches a log rolled back to an older state."""
+    if not isinstance(bundle, dict) or bundle.get("format") != BUNDLE_FORMAT:
+        raise BundleError(f"not a {BUNDLE_FORMAT} bundle", code="bad_format")
+    origin, key_name = bundle.get("origin"), bundle.get("key_name")
+    if not isinstance(origin, str) or not isinstance(key_name, str):
+        raise BundleError("the bundle names no origin or key name", code="bad_format")
+
+    checkpoints: list[tlog.Checkpoint] = []
+    for position, note in enumerate(bundle.get("checkpoints") or []):
+        try:
+            checkpoints.append(tlog.open_checkpoint(note, key_name, public_key, origin=origin))
+        except tlog.NoteError as exc:
+            raise BundleError(f"checkpoint {position}: {exc}", code="bad_checkpoint") from None
+    if not checkpoints:
+        raise BundleError("the bundle has no checkpoint", code="bad_checkpoint")
+    _verify_checkpoint_chain(checkpoints, bundle.get("consistency_proofs") or [])
+    final = checkpoints[-1]
+
+    if known_checkpoint is not None:
+        _verify_known_checkpoint(known_checkpoint, key_name, public_key, origin, checkpoints, bundle)
+
+    start, end = bundle.get("from"), bundle.get("to")
+    entries = bundle.get("entries")
+    if not isinstance(start, int) or not isinstance(end, int) or not isinstance(entries, list):
+        raise BundleError("the bundle has no entry range", code="bad_format")
+    if not 0 <= start <= end <= final.size:
+        raise BundleError(f"the range {start}..{end} is not inside the checkpoint of size {final.size}")
+    leaves = _verify_entries(entries, start, end)
+    if start == 0:
+        _verify_prefix_roots(leaves, [cp for cp in checkpoints if cp.size <= end])
+    proof = [_b64(node, "a range-proof hash") for node in bundle.get("range_proof") or []]
+    try:
+        root = root_with_range_proof(start, end, final.size, leaves, proof)
+    except tlog.ProofError as exc:
+        raise BundleError(f"range proof: {exc}", code="bad_proof") from None
+    if root != final.root:
+        raise BundleError(
+            f"the entries {start}..{end} do not hash to the root of the checkpoint of size {final.size}",
+            code="root_mismatch",
+        )
+    return BundleReport(origin, start, end, len(checkpoints), final.size, final.root)
+
+
+def _verify_checkpoint_chain(checkpoints: list[tlog.Checkpoint], proofs: list[Any]) -> None:
+    by_pair = {}
+    for item in proofs:
+        if isinstance(item, dict) and isinstance(item.get("from"), int) and isinstance(item.get("to"), int):
+            by_pair[(item["from"], item["to"])] = item.get("proof") or []
+    for older, newer in itertools.pairwise(checkpoints):
+        if newer.size < older.size:
+            raise BundleError(
+                f"checkpoint of size {newer.size} follows one of size {older.size}: the log shrank",
+                code="inconsistent_checkpoints",
+            )
+        if newer.size == older.size:
+            if newer.root != older.root:
+                raise BundleError(
+                    f"two checkpoints of size {older.size} have different roots: the log forked",
+                    code="inconsistent_checkpoints",
+                )
+            continue
+        if older.size == 0:
+            continue
+        proof = [_b64(node, "a consistency-proof hash") for node in by_pair.get((older.size, newer.size), [])]
+        try:
+            tlog.verify_consistency(older.size, newer.size, older.root, newer.root, proof)
+        except tlog.ProofError as exc:
+            raise BundleError(
+                f"checkpoint {newer.size} is not consistent with checkpoint {older.size}: {exc}",
+                code="inconsistent_checkpoints",
+            ) from None
+
+
+def _verify_known_checkpoint(
+    note: str,
+    key_name: str,
+    public_key: Ed25519PublicKey,
+    origin: str,
+    checkpoints: list[tlog.Checkpoint],
+    bundle: dict[str, Any],
+) -> None:
+    try:
+        known = tlog.open_checkpoint(note, key_name, public_key, origin=origin)
+    except tlog.NoteError as exc:
+        raise BundleError(f"the known checkpoint: {exc}", code="bad_checkpoint") from None
+    final = checkpoints[-1]
+    if known.size > final.size:
+        raise BundleError(
+            f"the log was rolled back: a checkpoint of size {known.size} was issued, the bundle ends at {final.size}",
+            code="rolled_back",
+        )
+    same = [cp for cp in checkpoints if cp.size == known.size]
+    if same and same[0].root != known.root:
+        raise BundleError(f"the known checkpoint of size {known.size} has another root: the log forked", code="forked")
+    if not same and known.size > 0:
+        proof = [_b64(node, "a consistency-proof hash") for node in bundle.get("known_consistency_proof") or []]
+        try:
+            tlog.verify_consistency(known.size, final.size, known.root, final.root, proof)
+        except tlog.ProofError as exc:
+            raise BundleError(f"the log does not extend the known checkpoint: {exc}", code="forked") from None
+
+
+def _verify_prefix_roots(leaves: list[bytes], checkpoints: list[tlog.Checkpoint]) -> None:
+    """With the log exported from its start, recompute the root at every checkpoint: the first
+    checkpoint that does not match bounds the first bad entry to the range since the one before."""
+    compact = tlog.CompactRange()
+    good = 0
+    for checkpoint in checkpoints:
+        compact.extend(leaves[compact.size : checkpoint.size])
+        if compact.root() != checkpoint.root:
+            raise BundleError(
+                f"entries seq {good}..{checkpoint.size - 1} do not hash to the signed checkpoint of size "
+                f"{checkpoint.size}: the first bad entry is at seq {good} or after",
+                seq=good,
+                code="root_mismatch",
+            )
+        good = checkpoint.size
+
+
+def _verify_entries(entries: list[Any], start: int, end: int) -> list[bytes]:
+    if len(entries) != end - start:
+        raise BundleError(
+            f"the bundle should hold {end - start} entries and holds {len(entries)}", code="missing_entry"
+        )
+    leaves: list[bytes] = []
+    for expected_seq, item in enumerate(entries, start=start):
+        if not isinstance(item, dict) or item.get("seq") != expected_seq:
+            found = item.get("seq") if isinstance(item, dict) else None
+            raise BundleError(
+                f"entry seq {expected_seq} is missing (found {found!r})", seq=expected_seq, code="missing_entry"
+            )
+        data = _b64(item.get("entry"), f"entry {expected_seq}")
+        leaf = tlog.leaf_hash(data)
+        if "leaf_hash" in item and _b64(item["leaf_hash"], f"leaf hash {expected_seq}") != leaf:
+            raise BundleError(
+                f"entry seq {expected_seq}: its bytes do not hash to its leaf", seq=expected_seq, code="bad_entry"
+            )
+        try:
+            json.loads(data)
+        except (ValueError, UnicodeDecodeError):
+            raise BundleError(f"entry seq {expected_seq} is not JSON", seq=expected_seq, code="bad_entry") from None
+        leaves.append(leaf)
+    return leaves

@@ -1,0 +1,70 @@
+"""Offline verification of a gate decision envelope (Django-free)."""
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+from hooks import tlog
+from hooks.manifest import INTOTO_PAYLOAD_TYPE, STATEMENT_TYPE
+
+GATE_PREDICATE_TYPE = "https://modelgov.dev/gate-decision/v1"
+
+
+class DecisionInvalid(ValueError):
+    """The envelope does not verify, or is not a gate decision, or is not the one expected."""
+
+
+@dataclass(frozen=True)
+class VerifiedDecision:
+    decision: str
+    model: str
+    version: int
+    target_stage: str
+    artifact_digest: str
+    decision_id: str
+    predicate: dict[str, Any]
+
+
+def load_verification_key(pem: bytes) -> ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey:
+    key = serialization.load_pem_public_key(pem)
+    if not isinstance(key, ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey):
+        raise DecisionInvalid("the gate key must be Ed25519 or ECDSA P-256")
+    return key
+
+
+def verify_decision(
+    envelope: Any,
+    key: ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey,
+    *,
+    expect: dict[str, Any] | None = None,
+) -> VerifiedDecision:
+    """Verify the DSSE envelope with the pinned key and read the decision. ``expect`` may pin
+    ``model``, ``version``, ``target_stage`` and ``artifact_digest``: a mismatch is an error."""
+    if isinstance(envelope, dict) and "envelope" in envelope and "payloadType" not in envelope:
+        envelope = envelope["envelope"]  # a whole gate response was given
+    try:
+        payload = tlog.dsse_verify(envelope, key, INTOTO_PAYLOAD_TYPE)
+        statement = json.loads(payload)
+    except (tlog.EnvelopeError, ValueError) as exc:
+        raise DecisionInvalid(f"the decision envelope does not verify: {exc}") from None
+    if statement.get("_type") != STATEMENT_TYPE or statement.get("predicateType") != GATE_PREDICATE_TYPE:
+        raise DecisionInvalid("the envelope is not a modelgov gate decision")
+    predicate = statement.get("predicate") or {}
+    subject = (statement.get("subject") or [{}])[0]
+    digest = "sha256:" + str((subject.get("digest") or {}).get("sha256", ""))
+    verified = VerifiedDecision(
+        decision=str(predicate.get("decision")),
+        model=str(predicate.get("model")),
+        version=int(predicate.get("version", 0)),
+        target_stage=str(predicate.get("target_stage")),
+        artifact_digest=digest,
+        decision_id=str(predicate.get("decision_id")),
+        predicate=predicate,
+    )
+    for field, wanted in (expect or {}).items():
+        if wanted is not None and getattr(verified, field) != wanted:
+            raise DecisionInvalid(f"the decision is for {field} {getattr(verified, field)!r}, not {wanted!r}")
+    return verified

@@ -1,0 +1,1 @@
+"""Monitoring: drift profiles and reports, SLOs, SLI windows and error budgets (later issues)."""

@@ -1,0 +1,1 @@
+"""The model inventory: registered models and their versions."""

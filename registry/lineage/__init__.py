@@ -1,0 +1,1 @@
+"""The lineage graph: OpenLineage ingestion, graph and impact queries, approval-time snapshots."""

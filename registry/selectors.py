@@ -1,0 +1,142 @@
+"""Reads of the registry app."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Max, QuerySet
+from guardian.shortcuts import get_objects_for_user
+
+from governance.choices import AuditEvent
+from governance.models import AuditEntry
+from hooks import tlog
+from hooks.manifest import ManifestError, root_digest, validate_manifest
+from registry.choices import ModelPermission
+from registry.errors import ModelNotFound, ModelVersionNotFound, SigningKeyNotFound
+from registry.models import ModelVersion, RegisteredModel, SigningKey
+from registry.permissions import perm_name, user_has_model_perm
+from registry.signing import SignatureProblem, envelope_sha256, verify_countersignature, verify_producer_signature
+
+
+def registered_model_list(*, user: Any) -> QuerySet[RegisteredModel]:
+    """Models ``user`` may view (a role's global view permission or an object permission)."""
+    queryset = get_objects_for_user(
+        user,
+        perm_name(ModelPermission.VIEW),
+        klass=RegisteredModel,
+        accept_global_perms=True,
+    )
+    if not user.is_active:
+        # guardian's object-permission query ignores is_active; user_has_model_perm does not.
+        queryset = queryset.none()
+    return queryset.select_related("owner", "team").annotate(latest_version=Max("versions__version")).order_by("name")
+
+
+def registered_model_get(*, name: str, user: Any) -> RegisteredModel:
+    """The model called ``name`` if ``user`` may view it; otherwise not found (no existence leak)."""
+    try:
+        model = (
+            RegisteredModel.objects.select_related("owner", "team")
+            .annotate(latest_version=Max("versions__version"))
+            .get(name=name)
+        )
+    except RegisteredModel.DoesNotExist:
+        raise ModelNotFound(f"No model named {name!r}.", extra={"model": name}) from None
+    if not user_has_model_perm(user, ModelPermission.VIEW, model):
+        raise ModelNotFound(f"No model named {name!r}.", extra={"model": name})
+    return model
+
+
+def model_version_list(*, model: RegisteredModel) -> QuerySet[ModelVersion]:
+    return (
+        ModelVersion.objects.filter(model=model)
+        .select_related("model", "created_by", "signing_key")
+        .order_by("-version")
+    )
+
+
+def model_version_get(*, model: RegisteredModel, version: int) -> ModelVersion:
+    try:
+        found = ModelVersion.objects.select_related("created_by", "signing_key").get(model=model, version=version)
+    except ModelVersion.DoesNotExist:
+        raise ModelVersionNotFound(
+            f"Model {model.name!r} has no version {version}.", extra={"model": model.name, "version": version}
+        ) from None
+    found.model = model
+    return found
+
+
+def signing_key_list(*, user: Any) -> QuerySet[SigningKey]:
+    """Keys of the caller's teams; every key for those who may view every model."""
+    queryset = SigningKey.objects.select_related("team", "created_by", "revoked_by").order_by("team__name", "name")
+    if user.has_perm("registry.view_registeredmodel"):
+        return queryset
+    return queryset.filter(team__in=user.groups.all())
+
+
+def signing_key_get(*, fingerprint: str, user: Any) -> SigningKey:
+    key = signing_key_list(user=user).filter(fingerprint=fingerprint).first()
+    if key is None:
+        raise SigningKeyNotFound("No signing key with this fingerprint.", extra={"signing_key": fingerprint})
+    return key
+
+
+@dataclass(frozen=True)
+class VerificationCheck:
+    name: str
+    ok: bool
+    reason: str
+
+
+def model_version_verify(*, version: ModelVersion) -> list[VerificationCheck]:
+    """Re-verify a registered version from what is stored: the digest, the producer's signature,
+    the producer key's state, and the service's countersignature against the logged hash."""
+    checks: list[VerificationCheck] = []
+    try:
+        computed = root_digest(validate_manifest({"resources": version.manifest.get("resources")}))
+        ok = computed == version.artifact_digest
+        checks.append(VerificationCheck("digest", ok, "" if ok else f"the manifest's root digest is {computed}"))
+    except ManifestError as exc:
+        checks.append(VerificationCheck("digest", False, f"the stored manifest is not valid: {exc}"))
+    key = version.signing_key
+    try:
+        signed = verify_producer_signature(signature=version.producer_signature, public_key_pem=key.public_key_pem)
+        ok = signed.root_digest == version.artifact_digest and signed.resources == version.manifest.get("resources")
+        checks.append(VerificationCheck("producer_signature", ok, "" if ok else "it signs another manifest"))
+    except SignatureProblem as exc:
+        checks.append(VerificationCheck("producer_signature", False, str(exc)))
+    checks.append(
+        VerificationCheck(
+            "signing_key_active",
+            key.revoked_at is None,
+            "" if key.revoked_at is None else f"the key was revoked at {key.revoked_at.isoformat()}",
+        )
+    )
+    checks.append(_countersignature_check(version))
+    return checks
+
+
+def _countersignature_check(version: ModelVersion) -> VerificationCheck:
+    try:
+        statement = verify_countersignature(version.countersignature)
+    except (tlog.EnvelopeError, ValueError) as exc:
+        return VerificationCheck("countersignature", False, f"the service signature does not verify: {exc}")
+    subject = statement.get("subject", [{}])[0].get("digest", {}).get("sha256")
+    record = statement.get("predicate", {})
+    if f"sha256:{subject}" != version.artifact_digest or record.get("version") != version.version:
+        return VerificationCheck("countersignature", False, "it signs another record")
+    if record.get("model") != version.model.name:
+        return VerificationCheck("countersignature", False, "it signs another model")
+    if envelope_sha256(version.countersignature) != version.countersignature_sha256:
+        return VerificationCheck("countersignature", False, "its hash is not the one recorded")
+    logged = (
+        AuditEntry.objects.filter(
+            event_type=AuditEvent.MODEL_VERSION_REGISTERED,
+            subject_type=ModelVersion._meta.label,
+            subject_id=str(version.pk),
+        )
+        .values_list("after", flat=True)
+        .first()
+    )
+    if not logged or logged.get("countersignature_sha256") != version.countersignature_sha256:
+        return VerificationCheck("countersignature", False, "its hash is not the one in the audit log")
+    return VerificationCheck("countersignature", True, "")

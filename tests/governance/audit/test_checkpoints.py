@@ -1,0 +1,145 @@
+"""Signed checkpoints: C2SP signed notes, made on demand and every N entries, and never signed over
+a tree that does not extend the previous checkpoint."""
+
+import base64
+
+import pytest
+from django.conf import settings
+from django.db import transaction
+
+from governance.audit import tree
+from governance.audit.services import audit_checkpoint_create, audit_log_integrate, audit_record
+from governance.choices import AuditEvent
+from governance.errors import CheckpointInconsistent
+from governance.models import AuditCheckpoint, AuditLeaf, AuditTreeNode
+from hooks import tlog
+from tests.factories import append_only_disabled, audit_entries
+
+
+def leaves() -> list[bytes]:
+    return [bytes(leaf) for leaf in AuditLeaf.objects.order_by("seq").values_list("leaf_hash", flat=True)]
+
+
+def test_checkpoint_is_a_signed_note_of_the_whole_log(subject, log_key):
+    audit_entries(9, subject=subject)
+    checkpoint = audit_checkpoint_create()
+    origin, key_name = settings.MODELGOV["LOG_ORIGIN"], settings.MODELGOV["LOG_KEY_NAME"]
+    opened = tlog.open_checkpoint(checkpoint.note, key_name, log_key, origin=origin)
+    root = tlog.root_from_leaves(leaves())
+    assert opened == tlog.Checkpoint(origin, 9, root)
+    assert (checkpoint.size, bytes(checkpoint.root_hash)) == (9, root)
+    body = f"{origin}\n9\n{base64.b64encode(root).decode()}\n"
+    assert checkpoint.note.startswith(f"{body}\n\N{EM DASH} {key_name} ")
+    assert checkpoint.note.count("\n") == 5
+    # It integrated the pending entries first: the checkpoint covers everything committed.
+    assert AuditLeaf.objects.count() == 9
+
+
+def test_checkpoint_of_the_empty_log(db, log_key):
+    checkpoint = audit_checkpoint_create()
+    opened = tlog.open_checkpoint(
+        checkpoint.note, settings.MODELGOV["LOG_KEY_NAME"], log_key, origin=settings.MODELGOV["LOG_ORIGIN"]
+    )
+    assert (opened.size, opened.root) == (0, tlog.EMPTY_ROOT)
+
+
+def test_second_checkpoint_without_new_entries_is_the_same_checkpoint(subject):
+    audit_entries(4, subject=subject)
+    first = audit_checkpoint_create()
+    again = audit_checkpoint_create()
+    assert again.pk == first.pk
+    assert AuditCheckpoint.objects.count() == 1
+
+
+def test_new_entries_give_a_new_consistent_checkpoint(subject, log_key):
+    audit_entries(4, subject=subject)
+    first = audit_checkpoint_create()
+    audit_entries(3, subject=subject)
+    second = audit_checkpoint_create()
+    assert list(AuditCheckpoint.objects.order_by("id").values_list("size", flat=True)) == [4, 7]
+    proof = tree.consistency_proof(4, 7)
+    tlog.verify_consistency(4, 7, bytes(first.root_hash), bytes(second.root_hash), proof)
+    assert bytes(second.root_hash) == tlog.root_from_leaves(leaves())
+
+
+def test_checkpoint_is_made_every_n_entries(subject, settings, django_capture_on_commit_callbacks):
+    settings.MODELGOV = {**settings.MODELGOV, "CHECKPOINT_EVERY_ENTRIES": 5}
+
+    def record(count: int) -> None:
+        for _ in range(count):
+            with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+                audit_record(actor=None, event_type=AuditEvent.REGISTERED_MODEL_UPDATED, subject=subject)
+
+    record(4)
+    assert (AuditLeaf.objects.count(), AuditCheckpoint.objects.count()) == (4, 0)
+    record(1)
+    assert list(AuditCheckpoint.objects.values_list("size", flat=True)) == [5]
+    record(4)
+    assert list(AuditCheckpoint.objects.values_list("size", flat=True)) == [5]
+    record(1)
+    assert list(AuditCheckpoint.objects.order_by("id").values_list("size", flat=True)) == [5, 10]
+    assert bytes(AuditCheckpoint.objects.latest().root_hash) == tlog.root_from_leaves(leaves())
+
+
+def test_batch_integration_makes_one_checkpoint_over_the_batch(subject, settings):
+    settings.MODELGOV = {**settings.MODELGOV, "CHECKPOINT_EVERY_ENTRIES": 5}
+    audit_entries(12, subject=subject)
+    assert audit_log_integrate() == 12
+    assert list(AuditCheckpoint.objects.values_list("size", flat=True)) == [12]
+
+
+@pytest.mark.parametrize(
+    ("checkpoint_size", "node"),
+    [
+        (16, (4, 0)),  # the old tree's root itself
+        (13, (2, 2)),  # a subtree of the old tree's right edge
+        (13, (3, 0)),
+    ],
+)
+def test_server_refuses_to_sign_a_tree_inconsistent_with_its_last_checkpoint(subject, checkpoint_size, node):
+    audit_entries(checkpoint_size, subject=subject)
+    previous = audit_checkpoint_create()
+    assert previous.size == checkpoint_size
+    level, index = node
+    with append_only_disabled("governance_audittreenode") as cursor:
+        cursor.execute(
+            'UPDATE governance_audittreenode SET hash = %s WHERE level = %s AND "index" = %s',
+            [b"\x07" * 32, level, index],
+        )
+        assert cursor.rowcount == 1
+    audit_entries(4, subject=subject)
+    assert audit_log_integrate() == checkpoint_size + 4
+    with pytest.raises(CheckpointInconsistent) as refused:
+        audit_checkpoint_create()
+    assert refused.value.code == "checkpoint_inconsistent"
+    assert refused.value.status == 500
+    assert {key: refused.value.extra[key] for key in ("previous_size", "size")} == {
+        "previous_size": checkpoint_size,
+        "size": checkpoint_size + 4,
+    }
+    assert list(AuditCheckpoint.objects.values_list("pk", flat=True)) == [previous.pk]
+
+
+def test_server_refuses_to_sign_a_log_smaller_than_its_last_checkpoint(subject):
+    audit_entries(6, subject=subject)
+    previous = audit_checkpoint_create()
+    tables = ("governance_auditleaf", "governance_audittreenode")
+    with append_only_disabled(*tables) as cursor:
+        cursor.execute("DELETE FROM governance_auditleaf WHERE seq >= 4")
+        cursor.execute('DELETE FROM governance_audittreenode WHERE ("index" + 1) * (1 << level) > 4')
+    with pytest.raises(CheckpointInconsistent) as refused:
+        audit_checkpoint_create()
+    assert refused.value.extra == {"previous_size": 6, "size": 4}
+    assert list(AuditCheckpoint.objects.values_list("pk", flat=True)) == [previous.pk]
+
+
+def test_a_stale_node_outside_the_proof_does_not_block_signing(subject):
+    """Nodes wholly inside the old tree and off its right edge are not read: the new root is still right."""
+    audit_entries(16, subject=subject)
+    audit_checkpoint_create()
+    with append_only_disabled("governance_audittreenode") as cursor:
+        cursor.execute('UPDATE governance_audittreenode SET hash = %s WHERE level = 1 AND "index" = 0', [b"\x07" * 32])
+    audit_entries(4, subject=subject)
+    signed = audit_checkpoint_create()
+    assert bytes(signed.root_hash) == tlog.root_from_leaves(leaves())
+    assert AuditTreeNode.objects.count() == 20 - 2
