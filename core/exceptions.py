@@ -30,9 +30,18 @@ def _drf_code(exc: drf.APIException) -> str:
 def _validation_extra(detail: Any) -> tuple[str, dict[str, Any]]:
     """Turn a DRF ValidationError detail into (code, extra); an unknown field gets its own code."""
     fields = drf_detail_to_data(detail)
-    if isinstance(fields, dict) and "unknown_fields" in fields:
+    if _has_unknown_fields(fields):
         return "unknown_field", {"fields": fields}
     return "validation_error", {"fields": fields if isinstance(fields, dict) else {"non_field_errors": fields}}
+
+
+def _has_unknown_fields(fields: Any) -> bool:
+    """True when a nested serializer at any depth refused an undeclared field."""
+    if isinstance(fields, dict):
+        return "unknown_fields" in fields or any(_has_unknown_fields(value) for value in fields.values())
+    if isinstance(fields, list):
+        return any(_has_unknown_fields(item) for item in fields)
+    return False
 
 
 def drf_detail_to_data(detail: Any) -> Any:

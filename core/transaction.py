@@ -1,7 +1,6 @@
 """The one way to run a side effect after the current transaction commits (STYLE.md, convention 3)."""
 
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -13,4 +12,10 @@ def after_commit(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None
     The callback is robust: the change it follows is already committed, so a failing side effect
     is logged (and retried by its own mechanism) instead of turning a committed write into a 500.
     """
-    transaction.on_commit(partial(func, *args, **kwargs), robust=True)
+
+    def callback() -> None:
+        func(*args, **kwargs)
+
+    # A named function, not functools.partial: Django's robust handler logs the callback's __qualname__.
+    callback.__qualname__ = f"after_commit({getattr(func, '__qualname__', repr(func))})"
+    transaction.on_commit(callback, robust=True)

@@ -150,6 +150,8 @@ def verify_bundle(
     origin, key_name = bundle.get("origin"), bundle.get("key_name")
     if not isinstance(origin, str) or not isinstance(key_name, str):
         raise BundleError("the bundle names no origin or key name", code="bad_format")
+    if not key_name or any(char.isspace() or char == "+" for char in key_name):
+        raise BundleError(f"the key name {key_name!r} is not a signed-note key name", code="bad_format")
 
     checkpoints: list[tlog.Checkpoint] = []
     for position, note in enumerate(bundle.get("checkpoints") or []):
@@ -264,12 +266,11 @@ def _verify_prefix_roots(leaves: list[bytes], checkpoints: list[tlog.Checkpoint]
 
 
 def _verify_entries(entries: list[Any], start: int, end: int) -> list[bytes]:
-    if len(entries) != end - start:
-        raise BundleError(
-            f"the bundle should hold {end - start} entries and holds {len(entries)}", code="missing_entry"
-        )
     leaves: list[bytes] = []
+    # Entries are checked in order first, so that a missing one is named by its seq, not only counted.
     for expected_seq, item in enumerate(entries, start=start):
+        if expected_seq >= end:
+            break
         if not isinstance(item, dict) or item.get("seq") != expected_seq:
             found = item.get("seq") if isinstance(item, dict) else None
             raise BundleError(
@@ -286,4 +287,9 @@ def _verify_entries(entries: list[Any], start: int, end: int) -> list[bytes]:
         except (ValueError, UnicodeDecodeError):
             raise BundleError(f"entry seq {expected_seq} is not JSON", seq=expected_seq, code="bad_entry") from None
         leaves.append(leaf)
+    if len(entries) != end - start:
+        missing = start + len(entries) if len(entries) < end - start else None
+        raise BundleError(
+            f"the bundle should hold {end - start} entries and holds {len(entries)}", seq=missing, code="missing_entry"
+        )
     return leaves

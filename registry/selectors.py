@@ -100,7 +100,11 @@ def model_version_verify(*, version: ModelVersion) -> list[VerificationCheck]:
     key = version.signing_key
     try:
         signed = verify_producer_signature(signature=version.producer_signature, public_key_pem=key.public_key_pem)
-        ok = signed.root_digest == version.artifact_digest and signed.resources == version.manifest.get("resources")
+        ok = (
+            signed.root_digest == version.artifact_digest
+            and signed.resources == version.manifest.get("resources")
+            and signed.subject_name == version.model.name
+        )
         checks.append(VerificationCheck("producer_signature", ok, "" if ok else "it signs another manifest"))
     except SignatureProblem as exc:
         checks.append(VerificationCheck("producer_signature", False, str(exc)))

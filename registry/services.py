@@ -251,6 +251,13 @@ def model_version_register(
         signed = verify_producer_signature(signature=signature, public_key_pem=key.public_key_pem)
     except SignatureProblem as exc:
         raise InvalidSignature(str(exc), extra={"reason": exc.reason, "signing_key": key.fingerprint}) from None
+    if signed.subject_name != model.name:
+        # The producer signs the model's name as the statement's subject: an envelope made for another
+        # model is not evidence about this one, even over the same files.
+        raise InvalidSignature(
+            f"The signature was made for model {signed.subject_name!r}, not {model.name!r}.",
+            extra={"reason": "subject_mismatch", "signing_key": key.fingerprint},
+        )
     if manifest is not None and given != signed.resources:
         raise ManifestMismatch("The manifest is not the one the signature covers.")
     computed = signed.root_digest

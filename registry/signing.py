@@ -44,6 +44,7 @@ class SignedManifest:
     root_digest: str
     resources: list[dict[str, str]]
     predicate: dict[str, Any]
+    subject_name: str = ""
 
 
 def envelope_of(signature: Any) -> dict[str, Any]:
@@ -93,7 +94,13 @@ def verify_producer_signature(*, signature: Any, public_key_pem: str) -> SignedM
     computed = root_digest(resources)
     if computed != f"sha256:{hex_digest}":
         raise SignatureProblem("the signed subject digest is not the root digest of the signed files", "digest")
-    return SignedManifest(root_digest=computed, resources=resources, predicate=predicate)
+    name = subjects[0].get("name")
+    return SignedManifest(
+        root_digest=computed,
+        resources=resources,
+        predicate=predicate,
+        subject_name=name if isinstance(name, str) else "",
+    )
 
 
 def inventory_statement(record: dict[str, Any], *, model_name: str, artifact_digest: str) -> bytes:

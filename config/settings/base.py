@@ -141,7 +141,8 @@ SPECTACULAR_SETTINGS = {
 # Celery: with no broker configured, tasks run in-process (demo only).
 CELERY_BROKER_URL = env("CELERY_BROKER_URL")
 CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None
-CELERY_TASK_EAGER_PROPAGATES = True
+# False: an eager task's self.retry() must run its retries inline (demo mode) instead of raising.
+CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -7,7 +7,7 @@ from rest_framework import generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.serializers import StrictInputSerializer
+from core.serializers import StrictInputSerializer, storable_json
 from governance.gate.services import gate_evaluate
 from hooks.events import PipelineInfo
 from registry.selectors import model_version_get, registered_model_get
@@ -18,7 +18,7 @@ class PipelineInput(StrictInputSerializer):
     run_id = serializers.CharField(max_length=200, allow_blank=True, required=False, default="")
     url = serializers.CharField(max_length=1000, allow_blank=True, required=False, default="")
     commit = serializers.CharField(max_length=100, allow_blank=True, required=False, default="")
-    metadata = serializers.DictField(required=False, default=dict)
+    metadata = serializers.DictField(required=False, default=dict, validators=[storable_json])
 
 
 class GateInput(StrictInputSerializer):

@@ -16,6 +16,7 @@ from core.errors import ApplicationError
 from governance.approvals.selectors import approval_request_waiting_for
 from governance.approvals.services import (
     approval_policy_create_version,
+    approval_policy_validate_steps,
     approval_request_decide,
     separation_of_duties_problem,
 )
@@ -52,8 +53,12 @@ class ApprovalDecisionInline(admin.TabularInline):
     model = ApprovalDecision
     extra = 0
     can_delete = False
-    fields = ("step", "approver", "decision", "comment", "conditions", "due_date", "created_at")
+    fields = ("step_number", "approver", "decision", "comment", "conditions", "due_date", "created_at")
     readonly_fields = fields
+
+    @admin.display(description="step")
+    def step_number(self, obj: ApprovalDecision) -> int:
+        return obj.step + 1  # steps are stored 0-based and shown 1-based, as in the request's "step" column
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -195,6 +200,13 @@ class ApprovalPolicyForm(forms.ModelForm):
     class Meta:
         model = ApprovalPolicy
         fields = ["risk_tier", "target_stage", "steps", "approval_lifetime_days"]
+
+    def clean_steps(self) -> Any:
+        # The same validation as the service, so a bad policy is a form error, not a 500 on save.
+        try:
+            return approval_policy_validate_steps(self.cleaned_data.get("steps"))
+        except ApplicationError as exc:
+            raise forms.ValidationError(f"{exc.code}: {exc.message}") from exc
 
 
 @admin.register(ApprovalPolicy)

@@ -7,17 +7,23 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from guardian.shortcuts import get_objects_for_user
 
-from governance.approvals.services import separation_of_duties_problem
-from governance.choices import ApprovalState
+from governance.choices import ApprovalState, Role
 from governance.errors import ApprovalNotFound
 from governance.models import ApprovalDecision, ApprovalRequest
 from registry.models import ModelVersion, RegisteredModel
 
 
 def approval_request_list(*, user: Any) -> QuerySet[ApprovalRequest]:
-    """Requests about models ``user`` may view (all of them for whole-inventory readers)."""
+    """Requests about models ``user`` may view or approve (all of them for whole-inventory readers).
+
+    A validator may hold ``approve`` on a model without ``view``: the requests it must decide are still its to see.
+    """
     viewable = get_objects_for_user(
-        user, "registry.view_registeredmodel", klass=RegisteredModel, accept_global_perms=True
+        user,
+        ["registry.view_registeredmodel", "registry.approve"],
+        klass=RegisteredModel,
+        any_perm=True,
+        accept_global_perms=True,
     ).values("pk")
     return (
         ApprovalRequest.objects.filter(model_version__model__in=viewable)
@@ -29,15 +35,29 @@ def approval_request_list(*, user: Any) -> QuerySet[ApprovalRequest]:
 
 def approval_request_waiting_for(*, user: Any) -> QuerySet[ApprovalRequest]:
     """Open requests whose current step ``user`` holds the role for and has not yet decided."""
-    roles = list(user.groups.values_list("name", flat=True))
+    groups = dict(user.groups.values_list("pk", "name"))
+    roles = set(groups.values())
     decided = ApprovalDecision.objects.filter(request=OuterRef("pk"), approver=user)
     candidates = approval_request_list(user=user).filter(state=ApprovalState.IN_REVIEW).exclude(Exists(decided))
-    wanted = [
-        request.pk
-        for request in candidates
-        if request.policy.steps[request.current_step]["role"] in roles
-        and separation_of_duties_problem(actor=user, request=request, step=request.current_step) is None
-    ]
+    approvable = set(
+        get_objects_for_user(user, "registry.approve", klass=RegisteredModel, accept_global_perms=True).values_list(
+            "pk", flat=True
+        )
+    )
+    # The separation-of-duties rules of services.separation_of_duties_problem, evaluated on rows already
+    # loaded (one query for the candidates, one for the permission), instead of several queries per request.
+    wanted = []
+    for request in candidates.prefetch_related(None):
+        version = request.model_version
+        model = version.model
+        role = request.policy.steps[request.current_step]["role"]
+        if (
+            role in roles
+            and user.pk not in (request.requester_id, model.owner_id, version.created_by_id)
+            and not (role == Role.VALIDATOR and model.team_id in groups)
+            and model.pk in approvable
+        ):
+            wanted.append(request.pk)
     return candidates.filter(pk__in=wanted)
 
 

@@ -15,7 +15,7 @@ from core.transaction import after_commit
 from governance.audit import tree
 from governance.audit.selectors import audit_export_bundle
 from governance.choices import AuditEvent
-from governance.errors import AuditOutsideTransaction, CheckpointInconsistent
+from governance.errors import AuditOutsideTransaction, CheckpointInconsistent, TreeSizeOutOfRange
 from governance.models import AuditCheckpoint, AuditEntry, AuditLeaf, AuditPending, AuditTreeNode
 from hooks import tlog
 
@@ -132,22 +132,30 @@ def _integrate_batch(batch_size: int) -> int:
 
 def audit_log_integrate(*, wait: bool = True, batch_size: int = 5000) -> int | None:
     """Integrate every pending entry into the tree; returns the tree size, or None when another
-    integrator holds the lock and ``wait`` is False (that integrator drains the queue)."""
+    integrator holds the lock and ``wait`` is False (that integrator drains the queue).
+
+    A batch takes what is pending when it starts; the checkpoint rule is checked after every batch, so
+    under a steady stream of writers the log is still checkpointed about every CHECKPOINT_EVERY_ENTRIES
+    entries, not only once the stream pauses."""
+    every = max(int(settings.MODELGOV["CHECKPOINT_EVERY_ENTRIES"]), 1)
     try:
         with transaction.atomic():
             if not _take_lock(wait):
                 return None
-            while _integrate_batch(batch_size):
-                pass
+            latest = AuditCheckpoint.objects.order_by("-id").values_list("size", flat=True).first() or 0
             size = tree.tree_size()
+            while True:
+                added = _integrate_batch(batch_size)
+                size += added
+                if size - latest >= every:
+                    latest = _checkpoint_sign_locked().size
+                if not added:
+                    break
     except IntegrityError:
         if connection.vendor == "postgresql":
             raise
         logger.info("another integrator got there first (SQLite); nothing lost, its leaves stand")
         return None
-    latest = AuditCheckpoint.objects.order_by("-id").values_list("size", flat=True).first() or 0
-    if size - latest >= settings.MODELGOV["CHECKPOINT_EVERY_ENTRIES"]:
-        audit_checkpoint_create()
     return size
 
 
@@ -158,36 +166,52 @@ def audit_checkpoint_create(*, actor: Any = None) -> AuditCheckpoint:
         _take_lock(wait=True)
         while _integrate_batch(5000):
             pass
-        size = tree.tree_size()
-        root = tree.root_at(size)
-        previous = AuditCheckpoint.objects.order_by("-id").first()
-        if previous is not None:
-            old_root = bytes(previous.root_hash)
-            if size < previous.size:
-                raise CheckpointInconsistent(
-                    "The log is smaller than its last checkpoint.",
-                    extra={"previous_size": previous.size, "size": size},
-                )
-            if size == previous.size and root == old_root:
-                return previous
-            try:
-                proof = tree.consistency_proof(previous.size, size)
-                tlog.verify_consistency(previous.size, size, old_root, root, proof)
-            except (tlog.ProofError, tree.MissingNode) as exc:
-                logger.critical("refusing to sign checkpoint %s: inconsistent with %s: %s", size, previous.size, exc)
-                raise CheckpointInconsistent(
-                    "The log is not consistent with its last checkpoint; nothing was signed.",
-                    extra={"previous_size": previous.size, "size": size, "reason": str(exc)},
-                ) from None
-        checkpoint = tlog.Checkpoint(origin=settings.MODELGOV["LOG_ORIGIN"], size=size, root=root)
-        note = tlog.sign_checkpoint(
-            checkpoint, settings.MODELGOV["LOG_KEY_NAME"], service_private_key(KeyPurpose.LOG_CHECKPOINT)
-        )
-        return AuditCheckpoint.objects.create(size=size, root_hash=root, note=note)
+        return _checkpoint_sign_locked()
+
+
+def _checkpoint_sign_locked() -> AuditCheckpoint:
+    """Sign the tree as it stands; the caller holds the integrator lock inside its transaction."""
+    size = tree.tree_size()
+    root = tree.root_at(size)
+    previous = AuditCheckpoint.objects.order_by("-id").first()
+    if previous is not None:
+        old_root = bytes(previous.root_hash)
+        if size < previous.size:
+            raise CheckpointInconsistent(
+                "The log is smaller than its last checkpoint.",
+                extra={"previous_size": previous.size, "size": size},
+            )
+        if size == previous.size and root == old_root:
+            return previous
+        try:
+            proof = tree.consistency_proof(previous.size, size)
+            tlog.verify_consistency(previous.size, size, old_root, root, proof)
+        except (tlog.ProofError, tree.MissingNode) as exc:
+            logger.critical("refusing to sign checkpoint %s: inconsistent with %s: %s", size, previous.size, exc)
+            raise CheckpointInconsistent(
+                "The log is not consistent with its last checkpoint; nothing was signed.",
+                extra={"previous_size": previous.size, "size": size, "reason": str(exc)},
+            ) from None
+    checkpoint = tlog.Checkpoint(origin=settings.MODELGOV["LOG_ORIGIN"], size=size, root=root)
+    note = tlog.sign_checkpoint(
+        checkpoint, settings.MODELGOV["LOG_KEY_NAME"], service_private_key(KeyPurpose.LOG_CHECKPOINT)
+    )
+    return AuditCheckpoint.objects.create(size=size, root_hash=root, note=note)
 
 
 def audit_log_export(*, actor: Any, start: int | None, end: int | None) -> dict[str, Any]:
-    """Sign a fresh checkpoint, build the export bundle, and log who exported what (ISO 42001 7.5)."""
+    """Sign a fresh checkpoint, build the export bundle, and log who exported what (ISO 42001 7.5).
+
+    The range is checked first against everything the log holds or is about to hold, so that a refused
+    export signs nothing."""
+    ceiling = tree.tree_size() + AuditPending.objects.count()
+    low = 0 if start is None else start
+    high = ceiling if end is None else end
+    if not 0 <= low <= high <= ceiling:
+        raise TreeSizeOutOfRange(
+            f"The range {low}..{high} is not inside the log (size {ceiling}).",
+            extra={"from": low, "to": high, "checkpoint_size": ceiling},
+        )
     checkpoint = audit_checkpoint_create()
     bundle = audit_export_bundle(start=start, end=end)
     with transaction.atomic():

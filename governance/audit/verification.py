@@ -6,7 +6,10 @@ must carry a valid signature by the pinned log key, name our origin, and match t
 at its size. The first problem found is reported with the first seq it concerns.
 """
 
+import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -16,7 +19,9 @@ from governance.models import AuditCheckpoint, AuditEntry
 from hooks import tlog
 
 _LEAVES_SQL = """
-SELECT l.seq, l.leaf_hash, e.leaf_hash, e.entry_bytes
+SELECT l.seq, l.leaf_hash, e.leaf_hash, e.entry_bytes,
+       e.created_at, e.actor_id, e.actor_name, e.event_type, e.subject_type, e.subject_id, e.subject_repr,
+       e.model_name, e.before, e.after, e.request_id
 FROM governance_auditleaf l LEFT JOIN governance_auditentry e ON e.id = l.entry_id
 ORDER BY l.seq
 """
@@ -71,10 +76,48 @@ def _checkpoints(known_note: str | None) -> list[tuple[str, tlog.Checkpoint]]:
     return opened
 
 
+def _json_column(value: Any) -> Any:
+    # PostgreSQL's driver decodes jsonb; SQLite (the demo) hands back its text.
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _time_column(value: Any) -> str:
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _columns_problem(entry_bytes: bytes, columns: tuple[Any, ...]) -> str | None:
+    """The first indexed column (what the API lists and filters on) that no longer says what the
+    entry's signed bytes say, or None."""
+    document = json.loads(entry_bytes)
+    created_at, actor_id, actor_name, event, subject_type, subject_id, subject_repr, model, before, after, request = (
+        columns
+    )
+    expected = (
+        ("created_at", document["time"], _time_column(created_at)),
+        ("actor_id", document["actor"]["id"], actor_id),
+        ("actor_name", document["actor"]["name"], actor_name),
+        ("event_type", document["event"], event),
+        ("subject_type", document["subject"]["type"], subject_type),
+        ("subject_id", document["subject"]["id"], subject_id),
+        ("subject_repr", document["subject"]["repr"], subject_repr),
+        ("model_name", document["model"], model),
+        ("before", document["before"], _json_column(before)),
+        ("after", document["after"], _json_column(after)),
+        ("request_id", document["request_id"], request),
+    )
+    for name, signed, stored in expected:
+        if signed != stored:
+            return name
+    return None
+
+
 def verify_database_log(*, known_checkpoint: str | None = None) -> LogReport:
     """Verify the whole stored log; raises LogInvalid naming the first bad seq."""
     checkpoints = _checkpoints(known_checkpoint)
-    wanted = sorted({cp.size for _, cp in checkpoints})
+    wanted = {cp.size for _, cp in checkpoints}
     compact = tlog.CompactRange()
     roots: dict[int, bytes] = {0: tlog.EMPTY_ROOT}
     # Server-side cursors: a million entries stream through in chunks instead of loading at once.
@@ -87,7 +130,7 @@ def verify_database_log(*, known_checkpoint: str | None = None) -> LogReport:
         nodes_cursor.execute(_NODES_SQL)
         next_node = nodes_cursor.fetchone()
         while rows := leaves_cursor.fetchmany(5000):
-            for seq, stored_leaf, entry_leaf, entry_bytes in rows:
+            for seq, stored_leaf, entry_leaf, entry_bytes, *columns in rows:
                 if seq != compact.size:
                     raise LogInvalid(
                         f"seq {compact.size} is missing (next is {seq})", code="missing_entry", seq=compact.size
@@ -97,6 +140,13 @@ def verify_database_log(*, known_checkpoint: str | None = None) -> LogReport:
                 leaf = tlog.leaf_hash(bytes(entry_bytes))
                 if leaf != bytes(entry_leaf) or leaf != bytes(stored_leaf):
                     raise LogInvalid(f"seq {seq}: the entry's bytes do not hash to its leaf", code="bad_entry", seq=seq)
+                column = _columns_problem(bytes(entry_bytes), tuple(columns))
+                if column is not None:
+                    raise LogInvalid(
+                        f"seq {seq}: the stored {column} column no longer matches the entry's bytes",
+                        code="bad_entry",
+                        seq=seq,
+                    )
                 for subtree in compact.append(leaf)[1:]:
                     if next_node is None or (next_node[0], next_node[1]) != (subtree.level, subtree.index):
                         raise LogInvalid(

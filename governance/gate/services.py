@@ -197,6 +197,9 @@ def gate_evaluate(
             ),
             subject=row,
         )
-    audit_log_integrate(wait=True)
+    # The after-commit integration usually placed the entry already; integrate here only if it lost the race.
     seq = AuditLeaf.objects.filter(entry_id=entry.pk).values_list("seq", flat=True).first()
+    if seq is None:
+        audit_log_integrate(wait=True)
+        seq = AuditLeaf.objects.filter(entry_id=entry.pk).values_list("seq", flat=True).first()
     return row, seq

@@ -6,7 +6,6 @@ from typing import Any
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -32,7 +31,6 @@ class LineageIngestApi(generics.GenericAPIView):
     """POST an OpenLineage RunEvent, DatasetEvent or JobEvent (spec 2-0-2). 201 when stored, 200 when
     the same event was already stored (nothing new is created)."""
 
-    parser_classes = [JSONParser]
     serializer_class = serializers.Serializer
 
     def post(self, request: Request) -> Response:

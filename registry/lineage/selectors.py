@@ -1,6 +1,7 @@
-"""Reads of the lineage graph. A traversal is one recursive SQL query (PostgreSQL and SQLite alike):
-breadth first, bounded by depth (so cycles end), cut at a node limit, returning nodes and edges."""
+"""Reads of the lineage graph. A traversal is breadth first over distinct nodes (PostgreSQL and SQLite
+alike): bounded by depth, safe against cycles, cut at an exact node limit, returning nodes and edges."""
 
+from collections.abc import Iterator
 from typing import Any
 
 from django.db import connection
@@ -14,65 +15,100 @@ MAX_DEPTH = 100
 DEFAULT_DEPTH = 20
 DEFAULT_LIMIT = 5_000
 
-_WALK = """
-{name}(node_id, depth) AS (
-    SELECT CAST(%s AS BIGINT), 0
-    UNION
-    SELECT e.{next}, w.depth + 1
-    FROM {name} w JOIN registry_lineageedge e ON e.{this} = w.node_id
-    WHERE w.depth < %s
-)"""
-
-_TAIL = """
-limited AS (SELECT node_id, depth FROM ({walks}) AS walked LIMIT %s),
-reached AS (SELECT node_id, MIN(depth) AS depth FROM limited GROUP BY node_id)
-SELECT 'c', COUNT(*), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS TEXT), CAST(NULL AS TEXT),
-       CAST(NULL AS TEXT)
-FROM limited
-UNION ALL
-SELECT 'n', r.node_id, r.depth, CAST(NULL AS BIGINT), n.kind, n.namespace, n.name
-FROM reached r JOIN registry_lineagenode n ON n.id = r.node_id
-UNION ALL
-SELECT 'e', e.source_id, e.target_id, e.id, CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS TEXT)
-FROM registry_lineageedge e
-WHERE e.source_id IN (SELECT node_id FROM reached) AND e.target_id IN (SELECT node_id FROM reached)
-"""
+_NEIGHBOURS = {
+    # direction: (the column matched against the frontier, the column that names the next node)
+    "upstream": ("target_id", "source_id"),
+    "downstream": ("source_id", "target_id"),
+}
 
 
-def _sql(direction: str) -> tuple[str, int]:
-    walks = []
-    if direction in ("downstream", "both"):
-        walks.append(("down", _WALK.format(name="down", next="target_id", this="source_id")))
-    if direction in ("upstream", "both"):
-        walks.append(("up", _WALK.format(name="up", next="source_id", this="target_id")))
-    # Only the fixed CTE names above are interpolated; every value is a query parameter.
-    union = " UNION ALL ".join(f"SELECT node_id, depth FROM {name}" for name, _ in walks)  # noqa: S608
-    sql = "WITH RECURSIVE " + ",".join(body for _, body in walks) + "," + _TAIL.format(walks=union)
-    return sql, len(walks)
+def _id_chunks(ids: list[int]) -> Iterator[list[int]]:
+    # PostgreSQL takes the whole frontier as one array parameter; SQLite (the demo) caps bound variables.
+    size = len(ids) if connection.vendor == "postgresql" else 500
+    for offset in range(0, len(ids), max(size, 1)):
+        yield ids[offset : offset + size]
+
+
+def _in_clause(column: str, ids: list[int]) -> tuple[str, list[Any]]:
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", [ids]
+    return f"{column} IN ({', '.join(['%s'] * len(ids))})", list(ids)
+
+
+def _expand(cursor: Any, direction: str, frontier: list[int]) -> set[int]:
+    """The nodes one edge away from ``frontier`` in ``direction``: one indexed query per level."""
+    match, other = _NEIGHBOURS[direction]
+    found: set[int] = set()
+    for chunk in _id_chunks(frontier):
+        clause, params = _in_clause(match, chunk)
+        # Only fixed column names are interpolated; every value is a query parameter.
+        cursor.execute(f"SELECT DISTINCT {other} FROM registry_lineageedge WHERE {clause}", params)  # noqa: S608
+        found.update(row[0] for row in cursor.fetchall())
+    return found
+
+
+def _walk(node_id: int, direction: str, depth: int, limit: int) -> tuple[dict[int, int], bool]:
+    """Breadth first, level by level, over distinct nodes: {node id: hops from the start} for the
+    ``limit`` nearest nodes within ``depth`` hops, and whether a reachable node was left out.
+
+    A recursive CTE cannot do this exactly: its UNION removes duplicate (node, depth) rows, not nodes
+    seen at another depth, so a node limit in SQL counts paths. Here every node is visited once per
+    direction (cycles end), each level is one indexed query, and the limit counts nodes. ``both`` walks
+    upstream and downstream in step; a node's depth is the shorter of the two walks.
+    """
+    directions = ["upstream", "downstream"] if direction == "both" else [direction]
+    reached = {node_id: 0}
+    seen = {name: {node_id} for name in directions}
+    frontiers = {name: [node_id] for name in directions}
+    with connection.cursor() as cursor:
+        for level in range(1, depth + 1):
+            fresh: set[int] = set()
+            for name in directions:
+                if not frontiers[name]:
+                    continue
+                found = _expand(cursor, name, frontiers[name]) - seen[name]
+                seen[name] |= found
+                frontiers[name] = sorted(found)
+                fresh |= found - reached.keys()
+            if not fresh:
+                if not any(frontiers.values()):
+                    break
+                continue
+            room = limit - len(reached)
+            if len(fresh) > room:
+                # The cut keeps the nearest nodes; within the cut level, the lowest ids (stable across calls).
+                reached.update((found_id, level) for found_id in sorted(fresh)[: max(room, 0)])
+                return reached, True
+            reached.update((found_id, level) for found_id in fresh)
+    return reached, False
 
 
 def lineage_graph(
     *, node: LineageNode, direction: str, depth: int = DEFAULT_DEPTH, limit: int = DEFAULT_LIMIT
 ) -> dict[str, Any]:
     """Nodes within ``depth`` hops of ``node`` (``upstream``, ``downstream`` or ``both``) and the
-    edges between them; ``truncated`` when the node limit cut the walk short."""
-    sql, walks = _sql(direction)
-    params: list[Any] = []
-    for _ in range(walks):
-        params += [node.pk, depth]
-    params.append(limit + 1)
+    edges between them; ``truncated`` when the node limit left out a node the walk would reach."""
+    reached, truncated = _walk(node.pk, direction, depth, limit)
+    ids = sorted(reached)
     nodes: list[dict[str, Any]] = []
     edges: list[dict[str, Any]] = []
-    walked = 0
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        for row_type, first, second, third, kind, namespace, name in cursor.fetchall():
-            if row_type == "c":
-                walked = int(first)
-            elif row_type == "n":
-                nodes.append({"id": first, "kind": kind, "namespace": namespace, "name": name, "depth": second})
-            else:
-                edges.append({"id": third, "source": first, "target": second})
+        for chunk in _id_chunks(ids):
+            clause, params = _in_clause("id", chunk)
+            # Only fixed column names are interpolated; every value is a query parameter.
+            cursor.execute(f"SELECT id, kind, namespace, name FROM registry_lineagenode WHERE {clause}", params)  # noqa: S608
+            nodes.extend(
+                {"id": pk, "kind": kind, "namespace": namespace, "name": name, "depth": reached[pk]}
+                for pk, kind, namespace, name in cursor.fetchall()
+            )
+            # Edges between reached nodes: those leaving a node of this chunk whose target was reached too.
+            clause, params = _in_clause("source_id", chunk)
+            cursor.execute(f"SELECT id, source_id, target_id FROM registry_lineageedge WHERE {clause}", params)  # noqa: S608
+            edges.extend(
+                {"id": pk, "source": source, "target": target}
+                for pk, source, target in cursor.fetchall()
+                if target in reached
+            )
     nodes.sort(key=lambda item: (item["depth"], item["kind"], item["namespace"], item["name"]))
     edges.sort(key=lambda item: (item["source"], item["target"]))
     return {
@@ -81,7 +117,7 @@ def lineage_graph(
         "depth": depth,
         "nodes": nodes,
         "edges": edges,
-        "truncated": walked > limit,
+        "truncated": truncated,
     }
 
 

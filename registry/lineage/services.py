@@ -4,6 +4,7 @@ import hashlib
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from core.canonical import canonical_json
@@ -65,7 +66,8 @@ def _link_model_outputs(dataset: LineageNode, facets: dict[str, Any]) -> None:
 
 
 def _link_run_to_versions(run: LineageNode, run_id: str) -> None:
-    for version in ModelVersion.objects.select_related("model").filter(training_run_id=run_id):
+    # A run id is a UUID: the producer's and the registration's spelling may differ in case.
+    for version in ModelVersion.objects.select_related("model").filter(training_run_id__iexact=run_id):
         _edge(run, version_node(version))
 
 
@@ -140,9 +142,17 @@ def lineage_link_model_version(*, version: ModelVersion) -> LineageNode:
     """Give a newly registered version its node, linked to its training run if that is known."""
     node = version_node(version)
     if version.training_run_id:
-        run = LineageNode.objects.filter(kind=LineageKind.RUN, name=version.training_run_id.lower()).first()
-        if run is not None:
+        for run in LineageNode.objects.filter(kind=LineageKind.RUN, name=version.training_run_id.lower()):
             _edge(run, node)
+    # Training usually reports its MODEL output before CI registers it: link such datasets now.
+    digest = version.artifact_digest
+    candidates = LineageNode.objects.filter(kind=LineageKind.DATASET).filter(
+        Q(facets__datasetVersion__datasetVersion=digest) | Q(facets__modelgovArtifact__digest=digest)
+    )
+    for dataset in candidates:
+        dataset_type = str((dataset.facets.get("datasetType") or {}).get("datasetType", "")).upper()
+        if dataset_type in MODEL_DATASET_TYPES and _dataset_digest(dataset.facets) == digest:
+            _edge(dataset, node)
     return node
 
 

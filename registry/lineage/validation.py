@@ -34,10 +34,38 @@ def _path(parts: Any) -> str:
     return text
 
 
+_SCHEMA_KINDS = {"RunEvent": "run", "DatasetEvent": "dataset", "JobEvent": "job"}
+
+
+def _null_character_path(item: Any, parts: tuple[Any, ...] = ()) -> str | None:
+    """The path of the first string (or key) holding a NUL, which PostgreSQL text and jsonb cannot store."""
+    if isinstance(item, str):
+        return _path(parts) if "\x00" in item else None
+    if isinstance(item, dict):
+        for key, child in item.items():
+            found = _path((*parts, key)) if "\x00" in key else _null_character_path(child, (*parts, key))
+            if found:
+                return found
+    elif isinstance(item, list):
+        for index, child in enumerate(item):
+            found = _null_character_path(child, (*parts, index))
+            if found:
+                return found
+    return None
+
+
 def event_kind(payload: Any) -> str:
+    """RunEvent, DatasetEvent or JobEvent: by the schemaURL's fragment when it names one, else by shape.
+    A RunEvent is recognised by its eventType too, so one that lost its ``run`` is refused, not taken
+    for a JobEvent."""
     if not isinstance(payload, dict):
         raise InvalidOpenLineageEvent("An OpenLineage event is a JSON object.", extra={"path": "$"})
-    if "run" in payload:
+    schema_url = payload.get("schemaURL")
+    if isinstance(schema_url, str) and "#/$defs/" in schema_url:
+        named = _SCHEMA_KINDS.get(schema_url.rsplit("/", 1)[-1])
+        if named is not None:
+            return named
+    if "run" in payload or "eventType" in payload:
         return "run"
     if "dataset" in payload:
         return "dataset"
@@ -51,6 +79,9 @@ def event_kind(payload: Any) -> str:
 def validate_event(payload: Any) -> tuple[str, datetime]:
     """The event's kind (run | dataset | job) and time; raises InvalidOpenLineageEvent naming the path."""
     kind = event_kind(payload)
+    null_path = _null_character_path(payload)
+    if null_path is not None:
+        raise InvalidOpenLineageEvent("Null characters are not allowed in an event.", extra={"path": null_path})
     errors = sorted(
         _validators()[kind].iter_errors(payload), key=lambda error: (len(error.absolute_path), error.message)
     )
@@ -69,5 +100,8 @@ def validate_event(payload: Any) -> tuple[str, datetime]:
     if event_time.tzinfo is None:
         raise InvalidOpenLineageEvent("eventTime needs a time zone.", extra={"path": "$.eventTime"})
     if kind == "run":
-        uuid.UUID(payload["run"]["runId"])
+        try:
+            uuid.UUID(payload["run"]["runId"])
+        except ValueError:
+            raise InvalidOpenLineageEvent("run.runId is not a UUID.", extra={"path": "$.run.runId"}) from None
     return kind, event_time

@@ -32,6 +32,8 @@ class Command(BaseCommand):
         days = options["expires_days"]
         if days < 0:
             raise CommandError("--expires-days must be 0 or more")
+        if days > 36500:
+            raise CommandError("--expires-days must be at most 36500 (100 years); use 0 for a token that never expires")
         expires_at = timezone.now() + timedelta(days=days) if days else None
         issued = api_token_create(actor=None, user=user, name=options["name"], expires_at=expires_at)
         self.stdout.write(issued.secret)

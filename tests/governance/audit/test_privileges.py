@@ -140,12 +140,25 @@ def test_app_role_reads_and_appends(logged, as_app):
             "governance_auditpending": 0,
         }
         # What audit_record does, by hand: the entry and its place in the integrator's queue.
-        entry_bytes = json.dumps({"event": "TEST_EVENT", "v": 1}, sort_keys=True, separators=(",", ":")).encode()
+        # The bytes must say what the columns say: the verifier compares them.
+        document = {
+            "v": 1,
+            "time": "2026-01-01T00:00:00Z",
+            "actor": {"id": None, "name": "system"},
+            "event": "TEST_EVENT",
+            "subject": {"type": "auth.Group", "id": "1", "repr": "x"},
+            "model": "",
+            "before": None,
+            "after": None,
+            "request_id": "",
+        }
+        entry_bytes = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
         leaf = hashlib.sha256(b"\x00" + entry_bytes).digest()
         cursor.execute(
             "INSERT INTO governance_auditentry (created_at, actor_id, actor_name, event_type, subject_type, "
             "subject_id, subject_repr, model_name, before, after, request_id, entry_bytes, leaf_hash) "
-            "VALUES (now(), NULL, 'system', 'TEST_EVENT', 'auth.Group', '1', 'x', '', NULL, NULL, '', %s, %s) "
+            "VALUES ('2026-01-01T00:00:00Z', NULL, 'system', 'TEST_EVENT', 'auth.Group', '1', 'x', '', NULL, NULL, '', "
+            "%s, %s) "
             "RETURNING id",
             [entry_bytes, leaf],
         )

@@ -2,6 +2,7 @@
 directory and found through its entry point, votes in a real gate call."""
 
 import importlib
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -36,6 +37,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """pip-install the example (no dependencies, no build isolation: nothing is downloaded) into a
     scratch directory on sys.path; remove it and its modules afterwards."""
     target = tmp_path_factory.mktemp("change-ticket")
+    # Built from a copy: setuptools writes build/ and *.egg-info beside the sources it builds.
+    source = shutil.copytree(EXAMPLE, tmp_path_factory.mktemp("change-ticket-src") / EXAMPLE.name)
     result = subprocess.run(
         [
             sys.executable,
@@ -46,7 +49,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             "--no-build-isolation",
             "--target",
             str(target),
-            str(EXAMPLE),
+            str(source),
         ],
         capture_output=True,
         text=True,
