@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.contrib.auth.models import Group
+from django.db import connection
 from guardian.shortcuts import assign_perm, remove_perm
 
 from registry.choices import ModelPermission
@@ -21,13 +22,42 @@ def perm_name(permission: ModelPermission) -> str:
     return f"registry.{permission.value}"
 
 
+# One statement for what ModelBackend (global permissions, direct or through a group) and guardian's
+# ObjectPermissionBackend (object permissions, direct or through a group) would answer with four.
+_HAS_MODEL_PERM_SQL = """
+SELECT EXISTS (
+    SELECT 1 FROM auth_permission p
+    JOIN django_content_type ct ON ct.id = p.content_type_id
+    WHERE ct.app_label = 'registry' AND ct.model = 'registeredmodel' AND p.codename = %(codename)s AND (
+        EXISTS (SELECT 1 FROM auth_user_user_permissions up
+                WHERE up.user_id = %(user)s AND up.permission_id = p.id)
+        OR EXISTS (SELECT 1 FROM auth_user_groups ug JOIN auth_group_permissions gp ON gp.group_id = ug.group_id
+                   WHERE ug.user_id = %(user)s AND gp.permission_id = p.id)
+        OR EXISTS (SELECT 1 FROM guardian_userobjectpermission uo
+                   WHERE uo.user_id = %(user)s AND uo.permission_id = p.id
+                     AND uo.content_type_id = ct.id AND uo.object_pk = %(object)s)
+        OR EXISTS (SELECT 1 FROM auth_user_groups ug
+                   JOIN guardian_groupobjectpermission go ON go.group_id = ug.group_id
+                   WHERE ug.user_id = %(user)s AND go.permission_id = p.id
+                     AND go.content_type_id = ct.id AND go.object_pk = %(object)s)
+    )
+)
+"""
+
+
 def user_has_model_perm(user: Any, permission: ModelPermission, model: RegisteredModel) -> bool:
-    """True if ``user`` holds ``permission`` globally (through a role) or on this model."""
+    """True if ``user`` holds ``permission`` globally (through a role) or on this model.
+
+    The same answer as ``user.has_perm(name) or user.has_perm(name, model)`` with the project's two
+    backends, in one query instead of four (this check sits on every API read and every gate call)."""
     if not user.is_authenticated or not user.is_active:
         return False
-    name = perm_name(permission)
-    # Django's ModelBackend answers only global permissions and guardian only object ones.
-    return bool(user.has_perm(name) or user.has_perm(name, model))
+    if user.is_superuser:
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute(_HAS_MODEL_PERM_SQL, {"codename": permission.value, "user": user.pk, "object": str(model.pk)})
+        row = cursor.fetchone()
+    return bool(row and row[0])
 
 
 # Groups that may approve every model's promotions; the approval services still apply separation

@@ -31,14 +31,14 @@ def registered_model_list(*, user: Any) -> QuerySet[RegisteredModel]:
     return queryset.select_related("owner", "team").annotate(latest_version=Max("versions__version")).order_by("name")
 
 
-def registered_model_get(*, name: str, user: Any) -> RegisteredModel:
-    """The model called ``name`` if ``user`` may view it; otherwise not found (no existence leak)."""
+def registered_model_get(*, name: str, user: Any, with_latest_version: bool = False) -> RegisteredModel:
+    """The model called ``name`` if ``user`` may view it; otherwise not found (no existence leak).
+    ``with_latest_version`` annotates the highest version number (the model's own representation)."""
+    queryset = RegisteredModel.objects.select_related("owner", "team")
+    if with_latest_version:
+        queryset = queryset.annotate(latest_version=Max("versions__version"))
     try:
-        model = (
-            RegisteredModel.objects.select_related("owner", "team")
-            .annotate(latest_version=Max("versions__version"))
-            .get(name=name)
-        )
+        model = queryset.get(name=name)
     except RegisteredModel.DoesNotExist:
         raise ModelNotFound(f"No model named {name!r}.", extra={"model": name}) from None
     if not user_has_model_perm(user, ModelPermission.VIEW, model):

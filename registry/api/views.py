@@ -57,7 +57,7 @@ class RegisteredModelListCreateApi(generics.ListAPIView):
         data = RegisteredModelInput(data=request.data)
         data.is_valid(raise_exception=True)
         model = registered_model_create(actor=request.user, **data.validated_data)
-        model = registered_model_get(name=model.name, user=request.user)
+        model = registered_model_get(name=model.name, user=request.user, with_latest_version=True)
         return Response(RegisteredModelOutput(model).data, status=status.HTTP_201_CREATED)
 
 
@@ -68,7 +68,9 @@ class RegisteredModelDetailApi(generics.GenericAPIView):
 
     @extend_schema(responses=RegisteredModelOutput)
     def get(self, request: Request, name: str) -> Response:
-        return Response(RegisteredModelOutput(registered_model_get(name=name, user=request.user)).data)
+        return Response(
+            RegisteredModelOutput(registered_model_get(name=name, user=request.user, with_latest_version=True)).data
+        )
 
     @extend_schema(request=RegisteredModelUpdateInput, responses=RegisteredModelOutput)
     def patch(self, request: Request, name: str) -> Response:
@@ -76,7 +78,9 @@ class RegisteredModelDetailApi(generics.GenericAPIView):
         data = RegisteredModelUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
         registered_model_update(actor=request.user, model=model, changes=data.validated_data)
-        return Response(RegisteredModelOutput(registered_model_get(name=name, user=request.user)).data)
+        return Response(
+            RegisteredModelOutput(registered_model_get(name=name, user=request.user, with_latest_version=True)).data
+        )
 
 
 class ModelVersionListCreateApi(generics.ListAPIView):

@@ -43,7 +43,7 @@ def test_list_and_get_carry_the_latest_version(world):
         "model-a": 2,
         "model-b": 1,
     }
-    assert registered_model_get(name="model-a", user=world.officer).latest_version == 2
+    assert registered_model_get(name="model-a", user=world.officer, with_latest_version=True).latest_version == 2
 
 
 @pytest.mark.parametrize(("name", "who"), [("model-a", "ci_b"), ("no-such", "officer"), ("model-a", "validator")])

@@ -1,0 +1,67 @@
+"""registry.permissions.user_has_model_perm answers in one query what Django's ModelBackend and
+guardian's ObjectPermissionBackend answer with several: the two must agree on every kind of grant."""
+
+import itertools
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from guardian.shortcuts import assign_perm
+
+from registry.choices import ModelPermission
+from registry.models import RegisteredModel
+from registry.permissions import perm_name, user_has_model_perm
+from tests.factories import GroupFactory, UserFactory, make_model
+
+pytestmark = pytest.mark.django_db
+
+GRANTS = ("none", "user_global", "group_global", "user_object", "group_object", "other_object")
+
+
+def grant(kind: str, user, group, permission: ModelPermission, model: RegisteredModel, other: RegisteredModel) -> None:
+    name = perm_name(permission)
+    if kind == "user_global":
+        user.user_permissions.add(Permission.objects.get(codename=permission.value, content_type__app_label="registry"))
+    elif kind == "group_global":
+        group.permissions.add(Permission.objects.get(codename=permission.value, content_type__app_label="registry"))
+    elif kind == "user_object":
+        assign_perm(name, user, model)
+    elif kind == "group_object":
+        assign_perm(name, group, model)
+    elif kind == "other_object":
+        assign_perm(name, user, other)
+        assign_perm(name, group, other)
+
+
+@pytest.mark.parametrize(("kind", "permission"), list(itertools.product(GRANTS, ModelPermission)))
+def test_one_query_agrees_with_the_backends(kind, permission):
+    owner = UserFactory(username="perm-owner")
+    team = GroupFactory(name="perm-team")
+    model = make_model(owner=owner, team=team, name="perm-model")
+    other = make_model(owner=owner, team=team, name="perm-other")
+    user = UserFactory(username="perm-user")
+    group = GroupFactory(name="perm-group")
+    user.groups.add(group)
+    grant(kind, user, group, permission, model, other)
+    fresh = type(user).objects.get(pk=user.pk)  # no permission cache from the grants above
+
+    with CaptureQueriesContext(connection) as queries:
+        answer = user_has_model_perm(fresh, permission, model)
+
+    name = perm_name(permission)
+    expected = fresh.has_perm(name) or fresh.has_perm(name, model)
+    assert answer is expected
+    assert answer is (kind in ("user_global", "group_global", "user_object", "group_object"))
+    assert len(queries) == 1
+
+
+def test_an_inactive_user_holds_nothing_and_asks_nothing():
+    owner = UserFactory(username="perm-owner")
+    model = make_model(owner=owner, team=GroupFactory(name="perm-team"), name="perm-model")
+    owner.is_active = False
+    owner.save(update_fields=["is_active"])
+
+    with CaptureQueriesContext(connection) as queries:
+        assert user_has_model_perm(owner, ModelPermission.VIEW, model) is False
+    assert len(queries) == 0
