@@ -404,12 +404,18 @@ def main() -> int:
     try:
         generator_name = choose_generator()
         env = child_environment(database_url)
-        print(f"database: {_database_name(database_url)} (reset, migrate, seed_demo)", flush=True)
-        reset_database(database_url)
-        manage(env, "migrate", "--noinput")
-        summary = [line for line in manage(env, "seed_demo").splitlines() if line.startswith("seed_demo:")]
-        print(f"  {summary[-1] if summary else 'seed_demo: done'}", flush=True)
-        with tempfile.TemporaryDirectory(prefix="modelgov-bench-") as workdir:
+        print(f"database: {_database_name(database_url)} (reset, migrate, init_keys, seed_demo)", flush=True)
+        with (
+            tempfile.TemporaryDirectory(prefix="modelgov-bench-keys-") as key_dir,
+            tempfile.TemporaryDirectory(prefix="modelgov-bench-") as workdir,
+        ):
+            # Service keys of this run only: a fresh clone has none, and the demo's are not touched.
+            env["MODELGOV_KEY_DIR"] = key_dir
+            reset_database(database_url)
+            manage(env, "migrate", "--noinput")
+            manage(env, "init_keys")
+            summary = [line for line in manage(env, "seed_demo").splitlines() if line.startswith("seed_demo:")]
+            print(f"  {summary[-1] if summary else 'seed_demo: done'}", flush=True)
             log_path = Path(workdir) / "gunicorn.log"
             port = free_port()
             server = start_gunicorn(env, port, log_path)

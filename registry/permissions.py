@@ -2,7 +2,8 @@
 
 from typing import Any
 
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from guardian.shortcuts import assign_perm, remove_perm
 
@@ -22,27 +23,47 @@ def perm_name(permission: ModelPermission) -> str:
     return f"registry.{permission.value}"
 
 
-# One statement for what ModelBackend (global permissions, direct or through a group) and guardian's
-# ObjectPermissionBackend (object permissions, direct or through a group) would answer with four.
-_HAS_MODEL_PERM_SQL = """
-SELECT EXISTS (
-    SELECT 1 FROM auth_permission p
-    JOIN django_content_type ct ON ct.id = p.content_type_id
-    WHERE ct.app_label = 'registry' AND ct.model = 'registeredmodel' AND p.codename = %(codename)s AND (
-        EXISTS (SELECT 1 FROM auth_user_user_permissions up
-                WHERE up.user_id = %(user)s AND up.permission_id = p.id)
-        OR EXISTS (SELECT 1 FROM auth_user_groups ug JOIN auth_group_permissions gp ON gp.group_id = ug.group_id
-                   WHERE ug.user_id = %(user)s AND gp.permission_id = p.id)
-        OR EXISTS (SELECT 1 FROM guardian_userobjectpermission uo
-                   WHERE uo.user_id = %(user)s AND uo.permission_id = p.id
-                     AND uo.content_type_id = ct.id AND uo.object_pk = %(object)s)
-        OR EXISTS (SELECT 1 FROM auth_user_groups ug
-                   JOIN guardian_groupobjectpermission go ON go.group_id = ug.group_id
-                   WHERE ug.user_id = %(user)s AND go.permission_id = p.id
-                     AND go.content_type_id = ct.id AND go.object_pk = %(object)s)
-    )
-)
-"""
+# (content type id, permission id) by codename: resolved once per process, forgotten after every migrate
+# or flush (registry.apps connects post_migrate), so ids recreated by a flush are looked up again.
+_PERMISSION_IDS: dict[str, tuple[int, int]] = {}
+
+
+def forget_permission_ids(**_kwargs: Any) -> None:
+    _PERMISSION_IDS.clear()
+
+
+def _permission_ids(permission: ModelPermission) -> tuple[int, int]:
+    found = _PERMISSION_IDS.get(permission.value)
+    if found is None:
+        content_type = ContentType.objects.get_for_model(RegisteredModel, for_concrete_model=True)
+        permission_id = Permission.objects.only("id").get(content_type=content_type, codename=permission.value).pk
+        found = _PERMISSION_IDS[permission.value] = (content_type.pk, permission_id)
+    return found
+
+
+def model_perm_condition(permission: ModelPermission, user: Any, object_sql: str) -> tuple[str, list[Any]]:
+    """An SQL condition that is true when ``user`` holds ``permission`` on the model whose id is the SQL
+    expression ``object_sql`` (a fixed column name or an integer literal): what ModelBackend (global
+    permissions, direct or through a group) and guardian's ObjectPermissionBackend (object permissions,
+    direct or through a group) answer with four queries. The permission's ids are parameters, so the
+    statement stays small for the planner (planning, not execution, is most of its cost)."""
+    content_type_id, permission_id = _permission_ids(permission)
+    object_pk = f"CAST({object_sql} AS VARCHAR(255))"
+    sql = f"""(
+    EXISTS (SELECT 1 FROM auth_user_user_permissions up WHERE up.user_id = %s AND up.permission_id = %s)
+    OR EXISTS (SELECT 1 FROM auth_user_groups ug JOIN auth_group_permissions gp ON gp.group_id = ug.group_id
+               WHERE ug.user_id = %s AND gp.permission_id = %s)
+    OR EXISTS (SELECT 1 FROM guardian_userobjectpermission uo
+               WHERE uo.user_id = %s AND uo.permission_id = %s AND uo.content_type_id = %s
+                 AND uo.object_pk = {object_pk})
+    OR EXISTS (SELECT 1 FROM auth_user_groups ug JOIN guardian_groupobjectpermission go ON go.group_id = ug.group_id
+               WHERE ug.user_id = %s AND go.permission_id = %s AND go.content_type_id = %s
+                 AND go.object_pk = {object_pk})
+)"""  # noqa: S608 (only the caller's fixed column expression or an int literal is interpolated)
+    user_id = user.pk
+    params = [user_id, permission_id, user_id, permission_id]
+    params += [user_id, permission_id, content_type_id, user_id, permission_id, content_type_id]
+    return sql, params
 
 
 def user_has_model_perm(user: Any, permission: ModelPermission, model: RegisteredModel) -> bool:
@@ -54,8 +75,10 @@ def user_has_model_perm(user: Any, permission: ModelPermission, model: Registere
         return False
     if user.is_superuser:
         return True
+    condition, params = model_perm_condition(permission, user, str(int(model.pk)))
     with connection.cursor() as cursor:
-        cursor.execute(_HAS_MODEL_PERM_SQL, {"codename": permission.value, "user": user.pk, "object": str(model.pk)})
+        # Only the model's integer id is interpolated (as a literal); every other value is a parameter.
+        cursor.execute(f"SELECT {condition}", params)
         row = cursor.fetchone()
     return bool(row and row[0])
 

@@ -3,7 +3,8 @@
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Max, QuerySet
+from django.db.models import BooleanField, Max, QuerySet
+from django.db.models.expressions import RawSQL
 from guardian.shortcuts import get_objects_for_user
 
 from governance.choices import AuditEvent
@@ -13,7 +14,7 @@ from hooks.manifest import ManifestError, root_digest, validate_manifest
 from registry.choices import ModelPermission
 from registry.errors import ModelNotFound, ModelVersionNotFound, SigningKeyNotFound
 from registry.models import ModelVersion, RegisteredModel, SigningKey
-from registry.permissions import perm_name, user_has_model_perm
+from registry.permissions import model_perm_condition, perm_name, user_has_model_perm
 from registry.signing import SignatureProblem, envelope_sha256, verify_countersignature, verify_producer_signature
 
 
@@ -63,6 +64,25 @@ def model_version_get(*, model: RegisteredModel, version: int) -> ModelVersion:
         ) from None
     found.model = model
     return found
+
+
+def model_version_get_for_user(*, name: str, version: int, user: Any) -> ModelVersion:
+    """Version ``version`` of model ``name`` if ``user`` may view the model, in one query (the version,
+    its model, creator and key, and the permission check); the errors of registered_model_get and
+    model_version_get otherwise (a model the caller may not view is not found, whatever the version)."""
+    if user.is_authenticated and user.is_active:
+        queryset = ModelVersion.objects.select_related("model", "created_by", "signing_key").filter(
+            model__name=name, version=version
+        )
+        if not user.is_superuser:
+            condition, params = model_perm_condition(ModelPermission.VIEW, user, '"registry_modelversion"."model_id"')
+            allowed = RawSQL(condition, params, output_field=BooleanField())  # noqa: S611 (fixed SQL, values as params)
+            queryset = queryset.alias(allowed=allowed).filter(allowed=True)
+        found = queryset.first()
+        if found is not None:
+            return found
+    # Not found or not allowed: the same errors, in the same order, as the two-step lookup.
+    return model_version_get(model=registered_model_get(name=name, user=user), version=version)
 
 
 def signing_key_list(*, user: Any) -> QuerySet[SigningKey]:

@@ -1,5 +1,7 @@
 """Input and output serializers of the registry API. Inputs only parse; services decide."""
 
+from typing import Any
+
 from rest_framework import serializers
 
 from core.serializers import StrictInputSerializer, storable_json
@@ -106,6 +108,32 @@ class ModelVersionOutput(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
+
+
+def model_version_data(version: ModelVersion) -> dict[str, Any]:
+    """ModelVersionOutput(version).data built directly: the same keys, order and values (a test holds
+    them equal), at a fraction of the cost on the hottest read of the API. The serializer stays the
+    schema of the response."""
+    return {
+        "model": version.model.name,
+        "version": version.version,
+        "artifact_uri": version.artifact_uri,
+        "artifact_digest": version.artifact_digest,
+        "manifest": version.manifest,
+        "metrics": version.metrics,
+        "parameters": version.parameters,
+        "training_run_id": version.training_run_id,
+        "stage": version.stage,
+        "signing_key": version.signing_key.fingerprint,
+        "producer_signature": version.producer_signature,
+        "countersignature": version.countersignature,
+        "countersignature_sha256": version.countersignature_sha256,
+        "created_by": version.created_by.username,
+        "created_at": _datetime_field.to_representation(version.created_at),
+    }
+
+
+_datetime_field = serializers.DateTimeField()
 
 
 class VerificationCheckOutput(serializers.Serializer):

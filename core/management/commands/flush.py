@@ -18,6 +18,9 @@ WHERE p.proname = 'modelgov_reject_change' AND NOT t.tgisinternal
 
 class Command(DjangoFlush):
     def handle(self, **options: Any) -> None:
+        from registry.permissions import forget_permission_ids
+
+        forget_permission_ids()  # the flush may recreate permissions under new ids (post_migrate may be inhibited)
         connection = connections[options["database"]]
         if not getattr(settings, "MODELGOV_TESTING", False) or connection.vendor != "postgresql":
             super().handle(**options)

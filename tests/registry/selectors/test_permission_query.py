@@ -9,10 +9,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from guardian.shortcuts import assign_perm
 
+from registry.api.serializers import ModelVersionOutput, model_version_data
 from registry.choices import ModelPermission
-from registry.models import RegisteredModel
+from registry.models import ModelVersion, RegisteredModel
 from registry.permissions import perm_name, user_has_model_perm
-from tests.factories import GroupFactory, UserFactory, make_model
+from tests.factories import GroupFactory, UserFactory, make_model, make_version
 
 pytestmark = pytest.mark.django_db
 
@@ -65,3 +66,23 @@ def test_an_inactive_user_holds_nothing_and_asks_nothing():
     with CaptureQueriesContext(connection) as queries:
         assert user_has_model_perm(owner, ModelPermission.VIEW, model) is False
     assert len(queries) == 0
+
+
+def test_the_plain_version_representation_is_the_serializers(world_versions):
+    for version in world_versions:
+        assert model_version_data(version) == ModelVersionOutput(version).data
+        assert list(model_version_data(version)) == list(ModelVersionOutput(version).data)
+
+
+@pytest.fixture
+def world_versions():
+    owner = UserFactory(username="repr-owner")
+    team = GroupFactory(name="repr-team")
+    ci = UserFactory(username="repr-ci")
+    model = make_model(owner=owner, team=team, name="repr-model")
+    ci.groups.add(team)
+    first = make_version(model=model, actor=owner, seed="r1")
+    second = make_version(model=model, actor=owner, seed="r2", training_run_id="0192ffff-aaaa-7bbb-8ccc-dddddddddddd")
+    return [
+        ModelVersion.objects.select_related("model", "created_by", "signing_key").get(pk=v.pk) for v in (first, second)
+    ]
