@@ -1,8 +1,10 @@
 """Reads of the registry app."""
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import connection
 from django.db.models import BooleanField, Max, QuerySet
 from django.db.models.expressions import RawSQL
 from guardian.shortcuts import get_objects_for_user
@@ -83,6 +85,58 @@ def model_version_get_for_user(*, name: str, version: int, user: Any) -> ModelVe
             return found
     # Not found or not allowed: the same errors, in the same order, as the two-step lookup.
     return model_version_get(model=registered_model_get(name=name, user=user), version=version)
+
+
+_VERSION_DATA_SQL = """
+SELECT m.name, v.version, v.artifact_uri, v.artifact_digest, v.manifest, v.metrics, v.parameters,
+       v.training_run_id, v.stage, k.fingerprint, v.producer_signature, v.countersignature,
+       v.countersignature_sha256, u.username, v.created_at
+FROM registry_modelversion v
+JOIN registry_registeredmodel m ON m.id = v.model_id
+JOIN registry_signingkey k ON k.id = v.signing_key_id
+JOIN auth_user u ON u.id = v.created_by_id
+WHERE m.name = %s AND v.version = %s AND {allowed}
+"""
+_VERSION_DATA_KEYS = (
+    "model",
+    "version",
+    "artifact_uri",
+    "artifact_digest",
+    "manifest",
+    "metrics",
+    "parameters",
+    "training_run_id",
+    "stage",
+    "signing_key",
+    "producer_signature",
+    "countersignature",
+    "countersignature_sha256",
+    "created_by",
+    "created_at",
+)
+
+
+def model_version_data_for_user(*, name: str, version: int, user: Any) -> dict[str, Any]:
+    """The API representation of a version (registry.api.serializers.model_version_data) if ``user``
+    may view its model: on PostgreSQL one fixed statement, no ORM query to compile (the hottest read
+    of the API); elsewhere, and for every error, the ORM path with the same answer and errors."""
+    from registry.api.serializers import format_datetime, model_version_data
+
+    if connection.vendor == "postgresql" and user.is_authenticated and user.is_active:
+        allowed, params = (
+            ("TRUE", []) if user.is_superuser else model_perm_condition(ModelPermission.VIEW, user, "m.id")
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(_VERSION_DATA_SQL.format(allowed=allowed), [name, version, *params])
+            row = cursor.fetchone()
+        if row is not None:
+            data = dict(zip(_VERSION_DATA_KEYS, row, strict=True))
+            for key in ("manifest", "metrics", "parameters", "producer_signature", "countersignature"):
+                value = data[key]  # Django has psycopg2 hand jsonb back as text, as JSONField expects
+                data[key] = json.loads(value) if isinstance(value, str) else value
+            data["created_at"] = format_datetime(data["created_at"])
+            return data
+    return model_version_data(model_version_get_for_user(name=name, version=version, user=user))
 
 
 def signing_key_list(*, user: Any) -> QuerySet[SigningKey]:

@@ -129,11 +129,16 @@ def model_version_data(version: ModelVersion) -> dict[str, Any]:
         "countersignature": version.countersignature,
         "countersignature_sha256": version.countersignature_sha256,
         "created_by": version.created_by.username,
-        "created_at": _datetime_field.to_representation(version.created_at),
+        "created_at": format_datetime(version.created_at),
     }
 
 
 _datetime_field = serializers.DateTimeField()
+
+
+def format_datetime(value: Any) -> Any:
+    """A datetime as the API's DateTimeField fields render it."""
+    return _datetime_field.to_representation(value)
 
 
 class VerificationCheckOutput(serializers.Serializer):

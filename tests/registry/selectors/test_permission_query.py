@@ -9,11 +9,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from guardian.shortcuts import assign_perm
 
+from governance.choices import Role
 from registry.api.serializers import ModelVersionOutput, model_version_data
 from registry.choices import ModelPermission
+from registry.errors import ModelNotFound, ModelVersionNotFound
 from registry.models import ModelVersion, RegisteredModel
 from registry.permissions import perm_name, user_has_model_perm
-from tests.factories import GroupFactory, UserFactory, make_model, make_version
+from registry.selectors import model_version_data_for_user
+from tests.factories import GroupFactory, UserFactory, make_model, make_version, role
 
 pytestmark = pytest.mark.django_db
 
@@ -46,6 +49,7 @@ def test_one_query_agrees_with_the_backends(kind, permission):
     user.groups.add(group)
     grant(kind, user, group, permission, model, other)
     fresh = type(user).objects.get(pk=user.pk)  # no permission cache from the grants above
+    user_has_model_perm(owner, permission, model)  # resolves the permission's ids, once per process
 
     with CaptureQueriesContext(connection) as queries:
         answer = user_has_model_perm(fresh, permission, model)
@@ -86,3 +90,27 @@ def world_versions():
     return [
         ModelVersion.objects.select_related("model", "created_by", "signing_key").get(pk=v.pk) for v in (first, second)
     ]
+
+
+def test_the_one_statement_read_equals_the_orm_read_for_every_kind_of_reader(world_versions):
+    version = world_versions[1]
+    owner = version.model.owner
+    ci = UserFactory(username="repr-ci")
+    officer = UserFactory(username="repr-officer")
+    officer.groups.add(role(Role.COMPLIANCE_OFFICER))
+    admin = UserFactory(username="repr-admin", is_superuser=True)
+    stranger = UserFactory(username="repr-stranger")
+    expected = model_version_data(version)
+    user_has_model_perm(owner, ModelPermission.VIEW, version.model)  # resolves the permission's ids
+
+    for reader in (owner, ci, officer, admin):
+        with CaptureQueriesContext(connection) as queries:
+            assert model_version_data_for_user(name="repr-model", version=2, user=reader) == expected
+        assert len(queries) == 1, reader.username
+
+    with pytest.raises(ModelNotFound):
+        model_version_data_for_user(name="repr-model", version=2, user=stranger)
+    with pytest.raises(ModelVersionNotFound):
+        model_version_data_for_user(name="repr-model", version=3, user=owner)
+    with pytest.raises(ModelNotFound):
+        model_version_data_for_user(name="no-such-model", version=1, user=officer)
