@@ -2,6 +2,7 @@
 alike): bounded by depth, safe against cycles, cut at an exact node limit, returning nodes and edges."""
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
@@ -20,67 +21,111 @@ _NEIGHBOURS = {
     "upstream": ("target_id", "source_id"),
     "downstream": ("source_id", "target_id"),
 }
+Edge = tuple[int, int, int]  # (edge id, source node id, target node id)
 
 
-def _id_chunks(ids: list[int]) -> Iterator[list[int]]:
-    # PostgreSQL takes the whole frontier as one array parameter; SQLite (the demo) caps bound variables.
-    size = len(ids) if connection.vendor == "postgresql" else 500
-    for offset in range(0, len(ids), max(size, 1)):
-        yield ids[offset : offset + size]
+# On PostgreSQL the walk's three statements are prepared once per database session: planning a
+# statement over a few thousand ids costs about as much as running it.
+_PREPARED = {
+    "mg_lineage_edges_by_target": "SELECT id, source_id, target_id FROM registry_lineageedge WHERE target_id = ANY($1)",
+    "mg_lineage_edges_by_source": "SELECT id, source_id, target_id FROM registry_lineageedge WHERE source_id = ANY($1)",
+    "mg_lineage_nodes_by_id": "SELECT id, kind, namespace, name FROM registry_lineagenode WHERE id = ANY($1)",
+}
+_PREPARED_BY_COLUMN = {
+    "target_id": "mg_lineage_edges_by_target",
+    "source_id": "mg_lineage_edges_by_source",
+    "id": "mg_lineage_nodes_by_id",
+}
 
 
-def _in_clause(column: str, ids: list[int]) -> tuple[str, list[Any]]:
+def forget_prepared(*, connection: Any, **_kwargs: Any) -> None:
+    """connection_created: a new database session has none of our prepared statements."""
+    connection.mg_lineage_prepared = False
+
+
+def _rows_where(cursor: Any, column: str, ids: list[int]) -> Iterator[Any]:
+    """Rows of the edge table (``source_id``/``target_id``) or node table (``id``) for these ids."""
     if connection.vendor == "postgresql":
-        return f"{column} = ANY(%s)", [ids]
-    return f"{column} IN ({', '.join(['%s'] * len(ids))})", list(ids)
+        if not getattr(connection, "mg_lineage_prepared", False):
+            cursor.execute("SELECT name FROM pg_prepared_statements WHERE name LIKE 'mg_lineage_%%'")
+            present = {row[0] for row in cursor.fetchall()}
+            for name, sql in _PREPARED.items():
+                if name not in present:
+                    cursor.execute(f"PREPARE {name} (bigint[]) AS {sql}")
+            connection.mg_lineage_prepared = True  # type: ignore[attr-defined]
+        # A text array literal: one constant to parse, where psycopg2's ARRAY[...] is one per id.
+        cursor.execute(
+            f"EXECUTE {_PREPARED_BY_COLUMN[column]} (%s::bigint[])", ["{" + ",".join(str(int(i)) for i in ids) + "}"]
+        )
+        yield from cursor.fetchall()
+        return
+    table, columns = (
+        ("registry_lineagenode", "id, kind, namespace, name")
+        if column == "id"
+        else ("registry_lineageedge", "id, source_id, target_id")
+    )
+    for offset in range(0, len(ids), 500):  # SQLite (the demo) caps bound variables
+        chunk = ids[offset : offset + 500]
+        # Only fixed table and column names and placeholders are interpolated; ids are parameters.
+        cursor.execute(
+            f"SELECT {columns} FROM {table} WHERE {column} IN ({', '.join(['%s'] * len(chunk))})",  # noqa: S608
+            chunk,
+        )
+        yield from cursor.fetchall()
 
 
-def _expand(cursor: Any, direction: str, frontier: list[int]) -> set[int]:
-    """The nodes one edge away from ``frontier`` in ``direction``: one indexed query per level."""
-    match, other = _NEIGHBOURS[direction]
-    found: set[int] = set()
-    for chunk in _id_chunks(frontier):
-        clause, params = _in_clause(match, chunk)
-        # Only fixed column names are interpolated; every value is a query parameter.
-        cursor.execute(f"SELECT DISTINCT {other} FROM registry_lineageedge WHERE {clause}", params)  # noqa: S608
-        found.update(row[0] for row in cursor.fetchall())
-    return found
+def _edges_where(cursor: Any, column: str, ids: list[int]) -> Iterator[Edge]:
+    yield from _rows_where(cursor, column, ids)
 
 
-def _walk(node_id: int, direction: str, depth: int, limit: int) -> tuple[dict[int, int], bool]:
-    """Breadth first, level by level, over distinct nodes: {node id: hops from the start} for the
-    ``limit`` nearest nodes within ``depth`` hops, and whether a reachable node was left out.
+@dataclass
+class _Walk:
+    reached: dict[int, int]  # node id: hops from the start
+    truncated: bool
+    edges: dict[int, Edge] = field(default_factory=dict)  # every edge seen while expanding nodes
+    expanded: dict[str, set[int]] = field(default_factory=dict)  # per direction, the nodes expanded
+
+
+def _walk(cursor: Any, node: LineageNode, direction: str, depth: int, limit: int) -> _Walk:
+    """Breadth first, level by level, over distinct nodes: the ``limit`` nearest nodes within
+    ``depth`` hops, and whether a reachable node was left out.
 
     A recursive CTE cannot do this exactly: its UNION removes duplicate (node, depth) rows, not nodes
-    seen at another depth, so a node limit in SQL counts paths. Here every node is visited once per
-    direction (cycles end), each level is one indexed query, and the limit counts nodes. ``both`` walks
-    upstream and downstream in step; a node's depth is the shorter of the two walks.
+    seen at another depth, so a node limit in SQL counts paths. Here every node is expanded once per
+    direction (cycles end), each level is one indexed query, and the limit counts nodes. ``both``
+    walks upstream and downstream in step; a node's depth is the shorter of the two walks.
     """
     directions = ["upstream", "downstream"] if direction == "both" else [direction]
-    reached = {node_id: 0}
+    node_id = node.pk
+    walk = _Walk(reached={node_id: 0}, truncated=False, expanded={name: set() for name in directions})
     seen = {name: {node_id} for name in directions}
     frontiers = {name: [node_id] for name in directions}
-    with connection.cursor() as cursor:
-        for level in range(1, depth + 1):
-            fresh: set[int] = set()
-            for name in directions:
-                if not frontiers[name]:
-                    continue
-                found = _expand(cursor, name, frontiers[name]) - seen[name]
-                seen[name] |= found
-                frontiers[name] = sorted(found)
-                fresh |= found - reached.keys()
-            if not fresh:
-                if not any(frontiers.values()):
-                    break
+    for level in range(1, depth + 1):
+        fresh: set[int] = set()
+        for name in directions:
+            if not frontiers[name]:
                 continue
-            room = limit - len(reached)
-            if len(fresh) > room:
-                # The cut keeps the nearest nodes; within the cut level, the lowest ids (stable across calls).
-                reached.update((found_id, level) for found_id in sorted(fresh)[: max(room, 0)])
-                return reached, True
-            reached.update((found_id, level) for found_id in fresh)
-    return reached, False
+            walk.expanded[name].update(frontiers[name])
+            found: set[int] = set()
+            for edge in _edges_where(cursor, _NEIGHBOURS[name][0], frontiers[name]):
+                walk.edges[edge[0]] = edge
+                found.add(edge[1] if name == "upstream" else edge[2])
+            found -= seen[name]
+            seen[name] |= found
+            frontiers[name] = sorted(found)
+            fresh |= found - walk.reached.keys()
+        if not fresh:
+            if not any(frontiers.values()):
+                break
+            continue
+        room = limit - len(walk.reached)
+        if len(fresh) > room:
+            # The cut keeps the nearest nodes; within the cut level, the lowest ids (stable across calls).
+            walk.reached.update((found_id, level) for found_id in sorted(fresh)[: max(room, 0)])
+            walk.truncated = True
+            break
+        walk.reached.update((found_id, level) for found_id in fresh)
+    return walk
 
 
 def lineage_graph(
@@ -88,36 +133,35 @@ def lineage_graph(
 ) -> dict[str, Any]:
     """Nodes within ``depth`` hops of ``node`` (``upstream``, ``downstream`` or ``both``) and the
     edges between them; ``truncated`` when the node limit left out a node the walk would reach."""
-    reached, truncated = _walk(node.pk, direction, depth, limit)
-    ids = sorted(reached)
-    nodes: list[dict[str, Any]] = []
-    edges: list[dict[str, Any]] = []
     with connection.cursor() as cursor:
-        for chunk in _id_chunks(ids):
-            clause, params = _in_clause("id", chunk)
-            # Only fixed column names are interpolated; every value is a query parameter.
-            cursor.execute(f"SELECT id, kind, namespace, name FROM registry_lineagenode WHERE {clause}", params)  # noqa: S608
-            nodes.extend(
-                {"id": pk, "kind": kind, "namespace": namespace, "name": name, "depth": reached[pk]}
-                for pk, kind, namespace, name in cursor.fetchall()
-            )
-            # Edges between reached nodes: those leaving a node of this chunk whose target was reached too.
-            clause, params = _in_clause("source_id", chunk)
-            cursor.execute(f"SELECT id, source_id, target_id FROM registry_lineageedge WHERE {clause}", params)  # noqa: S608
-            edges.extend(
-                {"id": pk, "source": source, "target": target}
-                for pk, source, target in cursor.fetchall()
-                if target in reached
-            )
+        walk = _walk(cursor, node, direction, depth, limit)
+        reached = walk.reached
+        edges = {pk: edge for pk, edge in walk.edges.items() if edge[1] in reached and edge[2] in reached}
+        # An edge between reached nodes that no expansion fetched joins a source never expanded
+        # downstream to a target never expanded upstream: one more query finds those.
+        sources = set(reached) - walk.expanded.get("downstream", set())
+        targets = set(reached) - walk.expanded.get("upstream", set())
+        if sources and targets:
+            # Ask by the smaller side (after an upstream walk, the targets: its last level), filter by the other.
+            column, asked = ("target_id", targets) if len(targets) <= len(sources) else ("source_id", sources)
+            for edge in _edges_where(cursor, column, sorted(asked)):
+                if edge[1] in sources and edge[2] in targets:
+                    edges[edge[0]] = edge
+        nodes = [
+            {"id": pk, "kind": kind, "namespace": namespace, "name": name, "depth": reached[pk]}
+            for pk, kind, namespace, name in _rows_where(cursor, "id", sorted(reached))
+        ]
     nodes.sort(key=lambda item: (item["depth"], item["kind"], item["namespace"], item["name"]))
-    edges.sort(key=lambda item: (item["source"], item["target"]))
     return {
         "root": node.pk,
         "direction": direction,
         "depth": depth,
         "nodes": nodes,
-        "edges": edges,
-        "truncated": truncated,
+        "edges": [
+            {"id": pk, "source": source, "target": target}
+            for pk, source, target in sorted(edges.values(), key=lambda edge: (edge[1], edge[2]))
+        ],
+        "truncated": walk.truncated,
     }
 
 
