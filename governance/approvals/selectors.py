@@ -1,9 +1,11 @@
 """Reads of the approval workflow, including the gate's question: is this version approved now?"""
 
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db import connection
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 from guardian.shortcuts import get_objects_for_user
 
@@ -80,29 +82,58 @@ class ApprovalStatus:
     expires_at: str | None = None
 
 
+# The granted states are ApprovalState.APPROVED and APPROVED_WITH_CONDITIONS (a test holds them so).
+_STATUS_SQL = """
+SELECT r.id, r.state, r.artifact_digest, r.expires_at, r.conditions_due, p.version,
+       r.state IN ('approved', 'approved_with_conditions') AS granted
+FROM governance_approvalrequest r JOIN governance_approvalpolicy p ON p.id = r.policy_id
+WHERE r.model_version_id = %s AND r.target_stage = %s
+ORDER BY granted DESC, CASE WHEN r.state IN ('approved', 'approved_with_conditions') THEN r.decided_at END DESC,
+         r.created_at DESC
+LIMIT 1
+"""
+
+
+@dataclass(frozen=True)
+class _Granted:
+    pk: int
+    state: str
+    artifact_digest: str
+    expires_at: datetime | None
+    conditions_due: date | None
+    policy_version: int
+
+
+def _aware(value: Any) -> datetime | None:
+    # SQLite (the demo) hands raw datetimes back as naive UTC text; PostgreSQL as aware datetimes.
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _date(value: Any) -> date | None:
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
 def approval_status_for(*, version: ModelVersion, stage: str) -> ApprovalStatus:
     """Is ``version`` approved for ``stage`` now: bound to its digest, not expired, conditions met?"""
     now = timezone.now()
-    granted = (
-        ApprovalRequest.objects.filter(model_version=version, target_stage=stage)
-        .filter(Q(state=ApprovalState.APPROVED) | Q(state=ApprovalState.APPROVED_WITH_CONDITIONS))
-        .select_related("policy")
-        .order_by("-decided_at")
-        .first()
-    )
-    if granted is None:
-        latest = (
-            ApprovalRequest.objects.filter(model_version=version, target_stage=stage).order_by("-created_at").first()
-        )
-        if latest is None:
-            return ApprovalStatus(False, "no_request", f"No approval was requested for {stage}.")
-        return ApprovalStatus(
-            False, f"request_{latest.state}", f"The latest request is {latest.state}.", latest.pk, latest.policy.version
-        )
+    # One fixed statement on the gate's path: the latest granted request (by decision time) if there is
+    # one, else the latest request of any state (by creation), with its policy's version.
+    with connection.cursor() as cursor:
+        cursor.execute(_STATUS_SQL, [version.pk, stage])
+        row = cursor.fetchone()
+    if row is None:
+        return ApprovalStatus(False, "no_request", f"No approval was requested for {stage}.")
+    pk, state, digest, expires_at, conditions_due, policy_version, is_granted = row
+    if not is_granted:
+        return ApprovalStatus(False, f"request_{state}", f"The latest request is {state}.", pk, policy_version)
+    granted = _Granted(pk, state, digest, _aware(expires_at), _date(conditions_due), policy_version)
     expires = granted.expires_at.isoformat() if granted.expires_at else None
 
     def status(approved: bool, reason: str, detail: str) -> ApprovalStatus:
-        return ApprovalStatus(approved, reason, detail, granted.pk, granted.policy.version, expires)
+        return ApprovalStatus(approved, reason, detail, granted.pk, granted.policy_version, expires)
 
     if granted.artifact_digest != version.artifact_digest:
         return status(False, "digest_mismatch", "The approval is bound to another artifact.")

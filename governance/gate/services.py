@@ -8,7 +8,7 @@ import uuid
 from dataclasses import asdict
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from core.canonical import canonical_json
@@ -19,7 +19,7 @@ from governance.audit.services import audit_log_integrate, audit_record
 from governance.choices import AuditEvent
 from governance.errors import InvalidStage
 from governance.gate.notify import notify_after_commit
-from governance.models import AuditLeaf, GateDecision
+from governance.models import GateDecision
 from hooks import events, tlog
 from hooks.manager import get_plugin_manager
 from hooks.manifest import INTOTO_PAYLOAD_TYPE, STATEMENT_TYPE
@@ -105,10 +105,14 @@ def gate_evaluate(
     pipeline: events.PipelineInfo,
     dry_run: bool = False,
     promote: bool = False,
+    may_request: bool | None = None,
 ) -> tuple[GateDecision, int | None]:
-    """Evaluate a promotion and return the logged decision and its audit seq."""
+    """Evaluate a promotion and return the logged decision and its audit seq. ``may_request`` is the
+    caller's request_promotion permission when the caller already read it with the version."""
     model = version.model
-    if not user_has_model_perm(actor, ModelPermission.REQUEST_PROMOTION, model):
+    if may_request is None:
+        may_request = user_has_model_perm(actor, ModelPermission.REQUEST_PROMOTION, model)
+    if not may_request:
         raise PermissionDenied(
             f"You may not ask the gate about model {model.name!r}.",
             extra={"model": model.name, "permission": ModelPermission.REQUEST_PROMOTION.value},
@@ -198,8 +202,15 @@ def gate_evaluate(
             subject=row,
         )
     # The after-commit integration usually placed the entry already; integrate here only if it lost the race.
-    seq = AuditLeaf.objects.filter(entry_id=entry.pk).values_list("seq", flat=True).first()
+    seq = _seq_of(entry.pk)
     if seq is None:
         audit_log_integrate(wait=True)
-        seq = AuditLeaf.objects.filter(entry_id=entry.pk).values_list("seq", flat=True).first()
+        seq = _seq_of(entry.pk)
     return row, seq
+
+
+def _seq_of(entry_id: int) -> int | None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT seq FROM governance_auditleaf WHERE entry_id = %s", [entry_id])
+        row = cursor.fetchone()
+    return int(row[0]) if row else None

@@ -15,7 +15,7 @@ from registry.choices import ModelPermission
 from registry.errors import ModelNotFound, ModelVersionNotFound
 from registry.models import ModelVersion, RegisteredModel
 from registry.permissions import perm_name, user_has_model_perm
-from registry.selectors import model_version_data_for_user
+from registry.selectors import model_version_data_for_user, model_version_for_gate
 from tests.factories import GroupFactory, UserFactory, make_model, make_version, role
 
 pytestmark = pytest.mark.django_db
@@ -114,3 +114,32 @@ def test_the_one_statement_read_equals_the_orm_read_for_every_kind_of_reader(wor
         model_version_data_for_user(name="repr-model", version=3, user=owner)
     with pytest.raises(ModelNotFound):
         model_version_data_for_user(name="no-such-model", version=1, user=officer)
+
+
+def test_the_gates_one_statement_read_equals_the_orm_read(world_versions):
+    version = world_versions[1]
+    owner = version.model.owner
+    ci = UserFactory(username="repr-ci")
+    officer = UserFactory(username="repr-officer")
+    officer.groups.add(role(Role.COMPLIANCE_OFFICER))
+    admin = UserFactory(username="repr-admin", is_superuser=True)
+    user_has_model_perm(owner, ModelPermission.VIEW, version.model)  # resolves the permission's ids
+    fields = [field.attname for field in ModelVersion._meta.concrete_fields]
+
+    for reader in (owner, ci, officer, admin):
+        with CaptureQueriesContext(connection) as queries:
+            found, may_request = model_version_for_gate(name="repr-model", version=2, user=reader)
+        assert len(queries) == 1, reader.username
+        assert [getattr(found, name) for name in fields] == [getattr(version, name) for name in fields]
+        assert found.model == version.model
+        assert found.model.name == "repr-model"
+        assert found.signing_key.public_key_pem == version.signing_key.public_key_pem
+        assert found.signing_key.revoked_at is None
+        assert may_request is user_has_model_perm(reader, ModelPermission.REQUEST_PROMOTION, version.model)
+    assert model_version_for_gate(name="repr-model", version=2, user=officer)[1] is False
+    assert model_version_for_gate(name="repr-model", version=2, user=owner)[1] is True
+
+    with pytest.raises(ModelNotFound):
+        model_version_for_gate(name="repr-model", version=2, user=UserFactory(username="repr-stranger"))
+    with pytest.raises(ModelVersionNotFound):
+        model_version_for_gate(name="repr-model", version=9, user=owner)

@@ -1,0 +1,36 @@
+"""Model instances from fixed SQL statements, for the few reads on hot paths (the gate, the API's
+version read) where compiling an ORM query costs more than PostgreSQL answering it.
+
+``select_list(Model, "alias")`` names every concrete column of a model; ``instance(Model, values)``
+builds the instance from those values as the ORM would (the fields' ``from_db_value`` converters,
+then ``Model.from_db``), so the rest of the code cannot tell the difference."""
+
+from functools import cache
+from typing import Any, TypeVar
+
+from django.db import connection, models
+
+M = TypeVar("M", bound=models.Model)
+
+
+@cache
+def _fields(model: type[models.Model]) -> tuple[Any, ...]:
+    return tuple(model._meta.concrete_fields)
+
+
+def select_list(model: type[models.Model], alias: str) -> str:
+    quote = connection.ops.quote_name
+    return ", ".join(f"{alias}.{quote(field.column)}" for field in _fields(model))
+
+
+def width(model: type[models.Model]) -> int:
+    return len(_fields(model))
+
+
+def instance(model: type[M], values: tuple[Any, ...] | list[Any]) -> M:
+    fields = _fields(model)
+    converted = []
+    for field, value in zip(fields, values, strict=True):
+        from_db_value = getattr(field, "from_db_value", None)
+        converted.append(from_db_value(value, None, connection) if from_db_value and value is not None else value)
+    return model.from_db(connection.alias, [field.attname for field in fields], converted)
