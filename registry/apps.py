@@ -7,12 +7,7 @@ class RegistryConfig(AppConfig):
     verbose_name = "Model registry"
 
     def ready(self) -> None:
-        from django.db.backends.signals import connection_created
-
-        from registry.lineage.selectors import forget_prepared
         from registry.permissions import forget_permission_ids
-
-        connection_created.connect(forget_prepared, dispatch_uid="registry.lineage.forget_prepared")
 
         # A migrate or a flush may recreate permissions and content types under new ids.
         post_migrate.connect(forget_permission_ids, dispatch_uid="registry.forget_permission_ids")

@@ -9,7 +9,7 @@ from django.db.models import BooleanField, Max, QuerySet
 from django.db.models.expressions import RawSQL
 from guardian.shortcuts import get_objects_for_user
 
-from core import rawrows
+from core import prepared, rawrows
 from governance.choices import AuditEvent
 from hooks import tlog
 from hooks.manifest import ManifestError, root_digest, validate_manifest
@@ -136,7 +136,7 @@ def model_version_for_gate(*, name: str, version: int, user: Any) -> tuple[Model
             f"WHERE m.name = %s AND v.version = %s AND {view}"
         )
         with connection.cursor() as cursor:
-            cursor.execute(sql, [*promote_params, name, version, *view_params])
+            prepared.execute(cursor, sql, [*promote_params, name, version, *view_params])
             row = cursor.fetchone()
         if row is not None:
             first, second = rawrows.width(ModelVersion), rawrows.width(ModelVersion) + rawrows.width(RegisteredModel)
@@ -159,7 +159,7 @@ def model_version_data_for_user(*, name: str, version: int, user: Any) -> dict[s
             ("TRUE", []) if user.is_superuser else model_perm_condition(ModelPermission.VIEW, user, "m.id")
         )
         with connection.cursor() as cursor:
-            cursor.execute(_VERSION_DATA_SQL.format(allowed=allowed), [name, version, *params])
+            prepared.execute(cursor, _VERSION_DATA_SQL.format(allowed=allowed), [name, version, *params])
             row = cursor.fetchone()
         if row is not None:
             data = dict(zip(_VERSION_DATA_KEYS, row, strict=True))

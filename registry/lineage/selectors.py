@@ -8,6 +8,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import QuerySet
 
+from core import prepared
 from registry.choices import LineageKind
 from registry.errors import LineageNodeNotFound
 from registry.models import Deployment, LineageNode, ModelVersion
@@ -24,39 +25,19 @@ _NEIGHBOURS = {
 Edge = tuple[int, int, int]  # (edge id, source node id, target node id)
 
 
-# On PostgreSQL the walk's three statements are prepared once per database session: planning a
-# statement over a few thousand ids costs about as much as running it.
-_PREPARED = {
-    "mg_lineage_edges_by_target": "SELECT id, source_id, target_id FROM registry_lineageedge WHERE target_id = ANY($1)",
-    "mg_lineage_edges_by_source": "SELECT id, source_id, target_id FROM registry_lineageedge WHERE source_id = ANY($1)",
-    "mg_lineage_nodes_by_id": "SELECT id, kind, namespace, name FROM registry_lineagenode WHERE id = ANY($1)",
+_STATEMENTS = {
+    "target_id": "SELECT id, source_id, target_id FROM registry_lineageedge WHERE target_id = ANY(%s)",
+    "source_id": "SELECT id, source_id, target_id FROM registry_lineageedge WHERE source_id = ANY(%s)",
+    "id": "SELECT id, kind, namespace, name FROM registry_lineagenode WHERE id = ANY(%s)",
 }
-_PREPARED_BY_COLUMN = {
-    "target_id": "mg_lineage_edges_by_target",
-    "source_id": "mg_lineage_edges_by_source",
-    "id": "mg_lineage_nodes_by_id",
-}
-
-
-def forget_prepared(*, connection: Any, **_kwargs: Any) -> None:
-    """connection_created: a new database session has none of our prepared statements."""
-    connection.mg_lineage_prepared = False
 
 
 def _rows_where(cursor: Any, column: str, ids: list[int]) -> Iterator[Any]:
     """Rows of the edge table (``source_id``/``target_id``) or node table (``id``) for these ids."""
     if connection.vendor == "postgresql":
-        if not getattr(connection, "mg_lineage_prepared", False):
-            cursor.execute("SELECT name FROM pg_prepared_statements WHERE name LIKE 'mg_lineage_%%'")
-            present = {row[0] for row in cursor.fetchall()}
-            for name, sql in _PREPARED.items():
-                if name not in present:
-                    cursor.execute(f"PREPARE {name} (bigint[]) AS {sql}")
-            connection.mg_lineage_prepared = True  # type: ignore[attr-defined]
-        # A text array literal: one constant to parse, where psycopg2's ARRAY[...] is one per id.
-        cursor.execute(
-            f"EXECUTE {_PREPARED_BY_COLUMN[column]} (%s::bigint[])", ["{" + ",".join(str(int(i)) for i in ids) + "}"]
-        )
+        # Prepared once per session (planning over thousands of ids costs about as much as running),
+        # the ids as one text array literal: one constant to parse, where ARRAY[...] is one per id.
+        prepared.execute(cursor, _STATEMENTS[column], ["{" + ",".join(str(int(i)) for i in ids) + "}"])
         yield from cursor.fetchall()
         return
     table, columns = (

@@ -104,6 +104,7 @@ def test_the_one_statement_read_equals_the_orm_read_for_every_kind_of_reader(wor
     user_has_model_perm(owner, ModelPermission.VIEW, version.model)  # resolves the permission's ids
 
     for reader in (owner, ci, officer, admin):
+        model_version_data_for_user(name="repr-model", version=2, user=reader)  # prepares it in this session
         with CaptureQueriesContext(connection) as queries:
             assert model_version_data_for_user(name="repr-model", version=2, user=reader) == expected
         assert len(queries) == 1, reader.username
@@ -127,6 +128,7 @@ def test_the_gates_one_statement_read_equals_the_orm_read(world_versions):
     fields = [field.attname for field in ModelVersion._meta.concrete_fields]
 
     for reader in (owner, ci, officer, admin):
+        model_version_for_gate(name="repr-model", version=2, user=reader)  # prepares it in this session
         with CaptureQueriesContext(connection) as queries:
             found, may_request = model_version_for_gate(name="repr-model", version=2, user=reader)
         assert len(queries) == 1, reader.username

@@ -1,0 +1,45 @@
+"""Server-side prepared statements on PostgreSQL, for the few statements on hot paths whose planning
+costs as much as their execution (joins with permission subqueries, arrays of thousands of ids).
+
+A statement is written once with ``%s`` placeholders, like any other; ``execute`` prepares it on the
+first use in each database session (a new session is noticed through Django's ``connection_created``
+signal, and what a session already holds is read from ``pg_prepared_statements``) and runs
+``EXECUTE``. Prepared statements are not transactional: a rollback keeps them. Behind a pooler in
+transaction mode (PgBouncer) sessions are shared and this must not be used."""
+
+import hashlib
+import re
+from typing import Any
+
+from django.db import connection
+
+_PLACEHOLDER = re.compile(r"%s")
+
+
+def statement_name(sql: str) -> str:
+    # The name follows the text, so two versions of a statement (a deploy) never share a name.
+    return "mg_" + hashlib.sha256(sql.encode("utf-8")).hexdigest()[:24]
+
+
+def forget_session(*, connection: Any, **_kwargs: Any) -> None:
+    """connection_created: a new database session holds none of our statements."""
+    connection.mg_prepared = None
+
+
+def execute(cursor: Any, sql: str, params: list[Any]) -> None:
+    """Run ``sql`` (``%s`` placeholders) with ``params`` as a prepared statement on PostgreSQL."""
+    name = statement_name(sql)
+    prepared: set[str] | None = getattr(connection, "mg_prepared", None)
+    if prepared is None:
+        cursor.execute("SELECT name FROM pg_prepared_statements WHERE name LIKE 'mg\\_%%'")
+        prepared = {row[0] for row in cursor.fetchall()}
+        connection.mg_prepared = prepared  # type: ignore[attr-defined]
+    if name not in prepared:
+        numbers = iter(range(1, len(params) + 1))
+        body = _PLACEHOLDER.sub(lambda _match: f"${next(numbers)}", sql)
+        cursor.execute(f"PREPARE {name} AS {body}")
+        prepared.add(name)
+    if params:
+        cursor.execute(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})", params)
+    else:
+        cursor.execute(f"EXECUTE {name}")
