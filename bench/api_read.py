@@ -239,23 +239,20 @@ def preflight(port: int, targets: list[Target]) -> None:
             raise BenchError(f"{target.label}: {target.path} answered {status}: {body[:300]!r}")
 
 
-def run_wrk(port: int, target: Target, seconds: float, script_path: Path) -> RunResult:
-    command = [
-        "wrk",
-        "--threads",
-        "1",  # one event loop drives 16 connections; leave the cores to the server
-        "--connections",
-        str(CLIENTS),
-        "--duration",
-        f"{seconds:g}s",
-        "--timeout",
-        "5s",
-        "--script",
-        str(script_path),
-    ]
-    for name, value in target.headers.items():
+def wrk_command(
+    port: int, path: str, headers: Mapping[str, str], seconds: float, script_path: Path, *script_args: str
+) -> list[str]:
+    """wrk with one thread driving CLIENTS connections (the cores are left to the server)."""
+    command = ["wrk", "--threads", "1", "--connections", str(CLIENTS), "--duration", f"{seconds:g}s"]
+    command += ["--timeout", "5s", "--script", str(script_path)]
+    for name, value in headers.items():
         command += ["--header", f"{name}: {value}"]
-    command.append(f"http://127.0.0.1:{port}{target.path}")
+    command.append(f"http://127.0.0.1:{port}{path}")
+    return [*command, "--", *script_args] if script_args else command
+
+
+def run_wrk(port: int, target: Target, seconds: float, script_path: Path) -> RunResult:
+    command = wrk_command(port, target.path, target.headers, seconds, script_path)
     completed = subprocess.run(command, capture_output=True, text=True, check=False)
     match = WRK_RESULT.search(completed.stdout)
     if completed.returncode != 0 or match is None:

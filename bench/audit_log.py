@@ -47,6 +47,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:  # run as a script: make the project importable here and in the writers
     sys.path.insert(0, str(REPO_ROOT))
 
+from bench._report import Figure  # noqa: E402
+from bench._report import summary as report_summary  # noqa: E402
 from bench.api_read import BenchError, child_environment, manage, reset_database  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/modelgov_bench_audit"
@@ -286,28 +288,8 @@ def server_settings(database_url: str) -> str:
 # --------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Figure:
-    label: str
-    value: float
-    unit: str
-    floor: str = ""
-    passed: bool | None = None  # None: information only
-
-    @property
-    def verdict(self) -> str:
-        if self.passed is None:
-            return "info"
-        return "PASS" if self.passed else "BELOW FLOOR"
-
-
 def summary(figures: list[Figure]) -> None:
-    print()
-    print("SUMMARY")
-    print(f"{'figure':<62} {'value':>12} {'unit':<9} {'floor':<10} result")
-    for figure in figures:
-        value = f"{figure.value:,.3f}" if abs(figure.value) < 100 else f"{figure.value:,.1f}"
-        print(f"{figure.label:<62} {value:>12} {figure.unit:<9} {figure.floor:<10} {figure.verdict}")
+    report_summary(figures, label_width=62, unit_width=9, decimals=3)
 
 
 def ms(values: list[float], pct: int) -> float:

@@ -69,6 +69,7 @@ from bench.api_read import (  # noqa: E402
     start_gunicorn,
     stop_gunicorn,
     wait_healthy,
+    wrk_command,
 )
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/modelgov_bench_gate"
@@ -267,24 +268,10 @@ class CpuMeter:
 
 
 def run_wrk(port: int, target: LoadTarget, seconds: float, script_path: Path) -> Run:
-    command = [
-        "wrk",
-        "--threads",
-        "1",  # one event loop drives 16 connections; leave the cores to the server
-        "--connections",
-        str(CLIENTS),
-        "--duration",
-        f"{seconds:g}s",
-        "--timeout",
-        "5s",
-        "--script",
-        str(script_path),
-    ]
-    for name, value in target.headers.items():
-        command += ["--header", f"{name}: {value}"]
-    command += [f"http://127.0.0.1:{port}{target.path}", "--", str(target.cap), target.method]
+    script_args = [str(target.cap), target.method]
     if target.bodies_path is not None:
-        command.append(str(target.bodies_path))
+        script_args.append(str(target.bodies_path))
+    command = wrk_command(port, target.path, target.headers, seconds, script_path, *script_args)
     completed = subprocess.run(command, capture_output=True, text=True, check=False)
     match, gate_match = WRK_RESULT.search(completed.stdout), WRK_GATE_RESULT.search(completed.stdout)
     if completed.returncode != 0 or match is None or gate_match is None:

@@ -49,6 +49,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:  # run as a script: make the project importable
     sys.path.insert(0, str(REPO_ROOT))
 
+from bench._report import Figure, summary  # noqa: E402
 from bench.api_read import (  # noqa: E402
     BenchError,
     child_environment,
@@ -405,30 +406,6 @@ def ingest_over_http(port: int, token: str, seconds: float, seed: int) -> tuple[
 # --------------------------------------------------------------------------------------------------
 # Report
 # --------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Figure:
-    label: str
-    value: float
-    unit: str
-    floor: str = ""
-    passed: bool | None = None  # None: information only
-
-    @property
-    def verdict(self) -> str:
-        if self.passed is None:
-            return "info"
-        return "PASS" if self.passed else "BELOW FLOOR"
-
-
-def summary(figures: list[Figure]) -> None:
-    print()
-    print("SUMMARY")
-    print(f"{'figure':<64} {'value':>12} {'unit':<8} {'floor':<10} result")
-    for figure in figures:
-        value = f"{figure.value:,.2f}" if abs(figure.value) < 100 else f"{figure.value:,.0f}"
-        print(f"{figure.label:<64} {value:>12} {figure.unit:<8} {figure.floor:<10} {figure.verdict}")
 
 
 def timed_figures(label: str, timed: Timed, floor: bool = False) -> list[Figure]:

@@ -97,23 +97,6 @@ JOIN registry_signingkey k ON k.id = v.signing_key_id
 JOIN auth_user u ON u.id = v.created_by_id
 WHERE m.name = %s AND v.version = %s AND {allowed}
 """
-_VERSION_DATA_KEYS = (
-    "model",
-    "version",
-    "artifact_uri",
-    "artifact_digest",
-    "manifest",
-    "metrics",
-    "parameters",
-    "training_run_id",
-    "stage",
-    "signing_key",
-    "producer_signature",
-    "countersignature",
-    "countersignature_sha256",
-    "created_by",
-    "created_at",
-)
 
 
 def model_version_for_gate(*, name: str, version: int, user: Any) -> tuple[ModelVersion, bool]:
@@ -152,7 +135,7 @@ def model_version_data_for_user(*, name: str, version: int, user: Any) -> dict[s
     """The API representation of a version (registry.api.serializers.model_version_data) if ``user``
     may view its model: on PostgreSQL one fixed statement, no ORM query to compile (the hottest read
     of the API); elsewhere, and for every error, the ORM path with the same answer and errors."""
-    from registry.api.serializers import format_datetime, model_version_data
+    from registry.api.serializers import MODEL_VERSION_FIELDS, format_datetime, model_version_data
 
     if connection.vendor == "postgresql" and user.is_authenticated and user.is_active:
         allowed, params = (
@@ -162,7 +145,7 @@ def model_version_data_for_user(*, name: str, version: int, user: Any) -> dict[s
             prepared.execute(cursor, _VERSION_DATA_SQL.format(allowed=allowed), [name, version, *params])
             row = cursor.fetchone()
         if row is not None:
-            data = dict(zip(_VERSION_DATA_KEYS, row, strict=True))
+            data = dict(zip(MODEL_VERSION_FIELDS, row, strict=True))
             for key in ("manifest", "metrics", "parameters", "producer_signature", "countersignature"):
                 value = data[key]  # Django has psycopg2 hand jsonb back as text, as JSONField expects
                 data[key] = json.loads(value) if isinstance(value, str) else value

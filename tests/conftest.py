@@ -176,3 +176,52 @@ def admin_client_for() -> Any:
         return client
 
     return make
+
+
+# --- transactional tests: the flush at their end ------------------------------------------------------------
+
+# Triggers that refuse TRUNCATE on the append-only tables (core.dbtriggers).
+_TRUNCATE_GUARDS_SQL = """
+SELECT c.relname, t.tgname, t.tgenabled
+FROM pg_trigger t
+JOIN pg_class c ON c.oid = t.tgrelid
+JOIN pg_proc p ON p.oid = t.tgfoid
+WHERE NOT t.tgisinternal AND p.proname = 'modelgov_reject_change' AND (t.tgtype & 32) <> 0
+"""
+_ENABLE = {"A": "ENABLE ALWAYS", "O": "ENABLE", "R": "ENABLE REPLICA", "D": "DISABLE"}
+
+
+@contextmanager
+def flush_through_append_only_triggers() -> Iterator[None]:
+    """Let the end of a transactional test empty the append-only tables (audit log, lineage events and
+    snapshots), and put the migrated rows back.
+
+    A transactional test ends with a TRUNCATE of every table, which the append-only tables refuse by
+    design. For the flush only, and inside its transaction, their TRUNCATE triggers are switched off
+    and then restored exactly as they were; the rows the migrations made (roles, policies,
+    permissions) are then reloaded so that later tests find the database as migrated. Package
+    conftests that run live servers or workers wrap their package in it.
+    """
+    from django.db import connection
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    original = DatabaseOperations.execute_sql_flush
+    # Taken now: Playwright's greenlets get connection objects of their own, without this attribute.
+    migrated_rows = getattr(connection, "_test_serialized_contents", None)
+
+    def execute_sql_flush(self: DatabaseOperations, sql_list: list[str]) -> None:
+        with self.connection.cursor() as cursor:
+            cursor.execute(_TRUNCATE_GUARDS_SQL)
+            guards = cursor.fetchall()
+        disable = [f'ALTER TABLE "{table}" DISABLE TRIGGER "{name}"' for table, name, _ in guards]
+        restore = [f'ALTER TABLE "{table}" {_ENABLE[state]} TRIGGER "{name}"' for table, name, state in guards]
+        original(self, [*disable, *sql_list, *restore])
+        rows = migrated_rows or getattr(self.connection, "_test_serialized_contents", None)
+        if rows:
+            self.connection.creation.deserialize_db_from_string(rows)
+
+    DatabaseOperations.execute_sql_flush = execute_sql_flush  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        DatabaseOperations.execute_sql_flush = original  # type: ignore[method-assign]

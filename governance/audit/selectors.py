@@ -109,17 +109,23 @@ def _range_proof(start: int, end: int, size: int) -> list[bytes]:
     return [range_hash(lo, hi, get) for lo, hi in outside]
 
 
+def export_range(start: int | None, end: int | None, size: int) -> tuple[int, int]:
+    """[start, end) with the defaults filled in (the whole log of ``size`` entries), or TreeSizeOutOfRange."""
+    low = 0 if start is None else start
+    high = size if end is None else end
+    if not 0 <= low <= high <= size:
+        raise TreeSizeOutOfRange(
+            f"The range {low}..{high} is not inside the log of size {size}.",
+            extra={"from": low, "to": high, "checkpoint_size": size},
+        )
+    return low, high
+
+
 def audit_export_bundle(*, start: int | None, end: int | None) -> dict[str, Any]:
     """A verifiable bundle of entries [start, end) against the latest checkpoint (see hooks.bundle)."""
     latest = checkpoint_latest()
     size = latest.size if latest is not None else 0
-    start = 0 if start is None else start
-    end = size if end is None else end
-    if not 0 <= start <= end <= size:
-        raise TreeSizeOutOfRange(
-            f"The range {start}..{end} is not inside the last checkpoint (size {size}).",
-            extra={"from": start, "to": end, "checkpoint_size": size},
-        )
+    start, end = export_range(start, end, size)
     notes = list(AuditCheckpoint.objects.order_by("id").values_list("size", "note"))
     sizes = sorted({checkpoint_size for checkpoint_size, _ in notes if checkpoint_size > 0})
     proofs = [

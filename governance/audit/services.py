@@ -14,9 +14,9 @@ from core.context import current_request_id
 from core.signing import KeyPurpose, service_private_key
 from core.transaction import after_commit
 from governance.audit import tree
-from governance.audit.selectors import audit_export_bundle
+from governance.audit.selectors import audit_export_bundle, export_range
 from governance.choices import AuditEvent
-from governance.errors import AuditOutsideTransaction, CheckpointInconsistent, TreeSizeOutOfRange
+from governance.errors import AuditOutsideTransaction, CheckpointInconsistent
 from governance.models import AuditCheckpoint, AuditEntry, AuditPending
 from hooks import tlog
 
@@ -276,14 +276,7 @@ def audit_log_export(*, actor: Any, start: int | None, end: int | None) -> dict[
 
     The range is checked first against everything the log holds or is about to hold, so that a refused
     export signs nothing."""
-    ceiling = tree.tree_size() + AuditPending.objects.count()
-    low = 0 if start is None else start
-    high = ceiling if end is None else end
-    if not 0 <= low <= high <= ceiling:
-        raise TreeSizeOutOfRange(
-            f"The range {low}..{high} is not inside the log (size {ceiling}).",
-            extra={"from": low, "to": high, "checkpoint_size": ceiling},
-        )
+    export_range(start, end, tree.tree_size() + AuditPending.objects.count())
     checkpoint = audit_checkpoint_create()
     bundle = audit_export_bundle(start=start, end=end)
     with transaction.atomic():

@@ -83,6 +83,27 @@ class ModelVersionInput(StrictInputSerializer):
     training_run_id = serializers.CharField(max_length=200, allow_blank=True, required=False)
 
 
+# The keys of a version's representation, in order: the serializer's fields, model_version_data's keys
+# and the columns of registry.selectors.model_version_data_for_user's statement.
+MODEL_VERSION_FIELDS = (
+    "model",
+    "version",
+    "artifact_uri",
+    "artifact_digest",
+    "manifest",
+    "metrics",
+    "parameters",
+    "training_run_id",
+    "stage",
+    "signing_key",
+    "producer_signature",
+    "countersignature",
+    "countersignature_sha256",
+    "created_by",
+    "created_at",
+)
+
+
 class ModelVersionOutput(serializers.ModelSerializer):
     model = serializers.CharField(source="model.name")
     created_by = serializers.CharField(source="created_by.username")
@@ -90,23 +111,7 @@ class ModelVersionOutput(serializers.ModelSerializer):
 
     class Meta:
         model = ModelVersion
-        fields = [
-            "model",
-            "version",
-            "artifact_uri",
-            "artifact_digest",
-            "manifest",
-            "metrics",
-            "parameters",
-            "training_run_id",
-            "stage",
-            "signing_key",
-            "producer_signature",
-            "countersignature",
-            "countersignature_sha256",
-            "created_by",
-            "created_at",
-        ]
+        fields = list(MODEL_VERSION_FIELDS)
         read_only_fields = fields
 
 

@@ -134,3 +134,16 @@ def test_docs_page_uses_only_local_assets(client, db):
     for asset in assets:
         assert finders.find(asset.removeprefix(settings.STATIC_URL)) is not None, asset
     assert '"/api/schema/"' in html
+
+
+def test_redoc_page_uses_only_local_assets(client, db):
+    """The stock Redoc page links Google Fonts; ours loads nothing from outside (air-gapped installs)."""
+    response = client.get("/api/redoc/")
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert re.findall(r"https?://", html) == []
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert assets == ["/static/drf_spectacular_sidecar/redoc/bundles/redoc.standalone.js"]
+    assert finders.find(assets[0].removeprefix(settings.STATIC_URL)) is not None
+    assert "/api/schema/" in html

@@ -20,54 +20,18 @@ from django.contrib.auth.models import Group
 
 from governance.choices import Role
 from registry.models import ModelVersion, RegisteredModel
-from tests.conftest import World, rows_for_the_module
+from tests.conftest import World, flush_through_append_only_triggers, rows_for_the_module
 from tests.factories import UserFactory, make_model, make_version, role
 
 from .support import Received, free_port, parse_received, switch_celery_app
 
 BROKER_URL = "redis://127.0.0.1:6379/15"
 
-# Triggers that refuse TRUNCATE on the append-only audit tables (core.dbtriggers).
-_TRUNCATE_GUARDS_SQL = """
-SELECT c.relname, t.tgname, t.tgenabled
-FROM pg_trigger t
-JOIN pg_class c ON c.oid = t.tgrelid
-JOIN pg_proc p ON p.oid = t.tgfoid
-WHERE NOT t.tgisinternal AND p.proname = 'modelgov_reject_change' AND (t.tgtype & 32) <> 0
-"""
-_ENABLE = {"A": "ENABLE ALWAYS", "O": "ENABLE", "R": "ENABLE REPLICA", "D": "DISABLE"}
-
 
 @pytest.fixture(scope="package", autouse=True)
 def _flush_through_append_only_triggers(django_db_setup: None) -> Iterator[None]:
-    """Let the end of a transactional test empty the audit tables, and put the migrated rows back.
-
-    A transactional test ends with a TRUNCATE of every table, which the append-only audit tables
-    refuse by design. For the flush only, and inside its transaction, their TRUNCATE triggers are
-    switched off and then restored exactly as they were. The rows the migrations made (roles,
-    seeded policies, permissions) are then reloaded, so that later tests find the database as
-    migrated.
-    """
-    from django.db import connection
-    from django.db.backends.postgresql.operations import DatabaseOperations
-
-    original = DatabaseOperations.execute_sql_flush
-    # Taken now: Playwright's greenlets get connection objects of their own, without this attribute.
-    migrated_rows = getattr(connection, "_test_serialized_contents", None)
-
-    def execute_sql_flush(self: DatabaseOperations, sql_list: list[str]) -> None:
-        with self.connection.cursor() as cursor:
-            cursor.execute(_TRUNCATE_GUARDS_SQL)
-            guards = cursor.fetchall()
-        disable = [f'ALTER TABLE "{table}" DISABLE TRIGGER "{name}"' for table, name, _ in guards]
-        restore = [f'ALTER TABLE "{table}" {_ENABLE[state]} TRIGGER "{name}"' for table, name, state in guards]
-        original(self, [*disable, *sql_list, *restore])
-        if migrated_rows:
-            self.connection.creation.deserialize_db_from_string(migrated_rows)
-
-    DatabaseOperations.execute_sql_flush = execute_sql_flush  # type: ignore[method-assign]
-    yield
-    DatabaseOperations.execute_sql_flush = original  # type: ignore[method-assign]
+    with flush_through_append_only_triggers():
+        yield
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 
 from governance.choices import Role
 from registry.models import ModelVersion, RegisteredModel
-from tests.conftest import World, build_world, rows_for_the_module
+from tests.conftest import World, build_world, flush_through_append_only_triggers, rows_for_the_module
 from tests.factories import UserFactory, make_model, role
 
 from .support import CHURN_RUN_ID, CREDIT_DIGEST, SPARK_RUN_ID, demo_manifest, register_demo_version
@@ -57,45 +57,11 @@ def _module_world(django_db_setup: Any, django_db_blocker: Any) -> Iterator[Line
 
 # --- transactional tests (the live server) ---------------------------------------------------------------------
 
-# Triggers that refuse TRUNCATE on the append-only tables (core.dbtriggers).
-_TRUNCATE_GUARDS_SQL = """
-SELECT c.relname, t.tgname, t.tgenabled
-FROM pg_trigger t
-JOIN pg_class c ON c.oid = t.tgrelid
-JOIN pg_proc p ON p.oid = t.tgfoid
-WHERE NOT t.tgisinternal AND p.proname = 'modelgov_reject_change' AND (t.tgtype & 32) <> 0
-"""
-_ENABLE = {"A": "ENABLE ALWAYS", "O": "ENABLE", "R": "ENABLE REPLICA", "D": "DISABLE"}
-
 
 @pytest.fixture(scope="package", autouse=True)
-def _flush_through_append_only_triggers() -> Iterator[None]:
-    """Let the end of a transactional test empty the append-only tables (audit log, lineage events and
-    snapshots), and put the migrated rows back.
-
-    A transactional test ends with a TRUNCATE of every table, which the append-only tables refuse by
-    design. For the flush only, and inside its transaction, their TRUNCATE triggers are switched off
-    and then restored exactly as they were; the rows the migrations made (roles, policies,
-    permissions) are then reloaded so that later tests find the database as migrated.
-    """
-    from django.db.backends.postgresql.operations import DatabaseOperations
-
-    original = DatabaseOperations.execute_sql_flush
-
-    def execute_sql_flush(self: DatabaseOperations, sql_list: list[str]) -> None:
-        with self.connection.cursor() as cursor:
-            cursor.execute(_TRUNCATE_GUARDS_SQL)
-            guards = cursor.fetchall()
-        disable = [f'ALTER TABLE "{table}" DISABLE TRIGGER "{name}"' for table, name, _ in guards]
-        restore = [f'ALTER TABLE "{table}" {_ENABLE[state]} TRIGGER "{name}"' for table, name, state in guards]
-        original(self, [*disable, *sql_list, *restore])
-        contents = getattr(self.connection, "_test_serialized_contents", None)
-        if contents:
-            self.connection.creation.deserialize_db_from_string(contents)
-
-    DatabaseOperations.execute_sql_flush = execute_sql_flush  # type: ignore[method-assign]
-    yield
-    DatabaseOperations.execute_sql_flush = original  # type: ignore[method-assign]
+def _flush_through_append_only_triggers(django_db_setup: None) -> Iterator[None]:
+    with flush_through_append_only_triggers():
+        yield
 
 
 @pytest.fixture

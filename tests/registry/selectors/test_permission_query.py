@@ -92,16 +92,24 @@ def world_versions():
     ]
 
 
-def test_the_one_statement_read_equals_the_orm_read_for_every_kind_of_reader(world_versions):
+@pytest.fixture
+def readers(world_versions):
+    """The version's owner, a team member, a compliance officer and a superuser; the permission's ids
+    already resolved in this process."""
     version = world_versions[1]
-    owner = version.model.owner
     ci = UserFactory(username="repr-ci")
     officer = UserFactory(username="repr-officer")
     officer.groups.add(role(Role.COMPLIANCE_OFFICER))
     admin = UserFactory(username="repr-admin", is_superuser=True)
+    user_has_model_perm(version.model.owner, ModelPermission.VIEW, version.model)
+    return version.model.owner, ci, officer, admin
+
+
+def test_the_one_statement_read_equals_the_orm_read_for_every_kind_of_reader(world_versions, readers):
+    version = world_versions[1]
+    owner, ci, officer, admin = readers
     stranger = UserFactory(username="repr-stranger")
     expected = model_version_data(version)
-    user_has_model_perm(owner, ModelPermission.VIEW, version.model)  # resolves the permission's ids
 
     for reader in (owner, ci, officer, admin):
         model_version_data_for_user(name="repr-model", version=2, user=reader)  # prepares it in this session
@@ -117,14 +125,9 @@ def test_the_one_statement_read_equals_the_orm_read_for_every_kind_of_reader(wor
         model_version_data_for_user(name="no-such-model", version=1, user=officer)
 
 
-def test_the_gates_one_statement_read_equals_the_orm_read(world_versions):
+def test_the_gates_one_statement_read_equals_the_orm_read(world_versions, readers):
     version = world_versions[1]
-    owner = version.model.owner
-    ci = UserFactory(username="repr-ci")
-    officer = UserFactory(username="repr-officer")
-    officer.groups.add(role(Role.COMPLIANCE_OFFICER))
-    admin = UserFactory(username="repr-admin", is_superuser=True)
-    user_has_model_perm(owner, ModelPermission.VIEW, version.model)  # resolves the permission's ids
+    owner, ci, officer, admin = readers
     fields = [field.attname for field in ModelVersion._meta.concrete_fields]
 
     for reader in (owner, ci, officer, admin):
