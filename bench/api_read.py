@@ -21,7 +21,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -300,6 +300,20 @@ def run_python(port: int, target: Target, seconds: float, max_requests: int) -> 
         finally:
             connection.close()
 
+    return run_clients(client, start, target.label, seconds, latencies, errors, sizes)
+
+
+def run_clients(
+    client: Callable[[int], None],
+    start: float,
+    label: str,
+    seconds: float,
+    latencies: list[list[float]],
+    errors: list[int],
+    sizes: list[int],
+) -> RunResult:
+    """Run ``client(index)`` on CLIENTS threads and summarise what they recorded (seconds per response,
+    errors and bytes per client)."""
     threads = [threading.Thread(target=client, args=(index,), daemon=True) for index in range(CLIENTS)]
     for thread in threads:
         thread.start()
@@ -308,7 +322,7 @@ def run_python(port: int, target: Target, seconds: float, max_requests: int) -> 
     elapsed = time.perf_counter() - start
     merged = sorted(latency for own in latencies for latency in own)
     if len(merged) < 2:
-        raise BenchError(f"{target.label}: fewer than two responses in {seconds:g} s")
+        raise BenchError(f"{label}: fewer than two responses in {seconds:g} s")
     cuts = statistics.quantiles(merged, n=100, method="inclusive")
     return RunResult(
         requests=len(merged),

@@ -66,6 +66,7 @@ from bench.api_read import (  # noqa: E402
     free_port,
     manage,
     reset_database,
+    run_clients,
     start_gunicorn,
     stop_gunicorn,
     wait_healthy,
@@ -328,25 +329,8 @@ def run_python(port: int, target: LoadTarget, seconds: float) -> Run:
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=client, args=(index,), daemon=True) for index in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - start
-    merged = sorted(latency for own in latencies for latency in own)
-    if len(merged) < 2:
-        raise BenchError(f"{target.label}: fewer than two responses in {seconds:g} s")
-    cuts = statistics.quantiles(merged, n=100, method="inclusive")
-    result = RunResult(
-        requests=len(merged),
-        seconds=elapsed,
-        p50_ms=cuts[49] * 1e3,
-        p99_ms=cuts[98] * 1e3,
-        errors=sum(errors),
-        bytes_per_response=sum(sizes) / len(merged),
-    )
-    return Run(result, sum(allow), sum(deny), capped=len(merged) >= target.cap)
+    result = run_clients(client, start, target.label, seconds, latencies, errors, sizes)
+    return Run(result, sum(allow), sum(deny), capped=result.requests >= target.cap)
 
 
 def settle(port: int) -> None:

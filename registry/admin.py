@@ -52,19 +52,7 @@ class RegisteredModelAdmin(admin.ModelAdmin):
     search_fields = ["name", "display_name", "description"]
     list_select_related = ["owner", "team"]
     inlines = [ModelVersionInline]
-    fields = [
-        "name",
-        "display_name",
-        "description",
-        "owner",
-        "team",
-        "risk_tier",
-        "eu_ai_act_category",
-        "intended_use",
-        "out_of_scope_use",
-        "regulatory_scope",
-        "status",
-    ]
+    fields = ["name", *UPDATABLE_FIELDS]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return ["name"] if obj is not None else []

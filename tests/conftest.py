@@ -225,3 +225,16 @@ def flush_through_append_only_triggers() -> Iterator[None]:
         yield
     finally:
         DatabaseOperations.execute_sql_flush = original  # type: ignore[method-assign]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _flush_through_append_only_triggers(django_db_setup: None) -> Iterator[None]:
+    """Every transactional test of the session flushes through the append-only triggers and gets the
+    migrated rows back, whatever package it is in and whatever ran before it."""
+    with flush_through_append_only_triggers():
+        yield
+
+
+@pytest.fixture
+def transactional_db(django_db_serialized_rollback: None, transactional_db: None) -> None:
+    """pytest-django's transactional_db, with the migrated rows serialized so they can be reloaded."""

@@ -7,6 +7,7 @@ from rest_framework import serializers
 from core.serializers import StrictInputSerializer, storable_json
 from registry.choices import EuAiActCategory, ModelStatus, RiskTier
 from registry.models import SLUG_PATTERN, ModelVersion, RegisteredModel, SigningKey
+from registry.services import UPDATABLE_FIELDS
 
 
 def optional_text(max_length: int) -> serializers.CharField:
@@ -51,22 +52,7 @@ class RegisteredModelOutput(serializers.ModelSerializer):
 
     class Meta:
         model = RegisteredModel
-        fields = [
-            "name",
-            "display_name",
-            "description",
-            "owner",
-            "team",
-            "risk_tier",
-            "eu_ai_act_category",
-            "intended_use",
-            "out_of_scope_use",
-            "regulatory_scope",
-            "status",
-            "latest_version",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["name", *UPDATABLE_FIELDS, "latest_version", "created_at", "updated_at"]
         read_only_fields = fields
 
 

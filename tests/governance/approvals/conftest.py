@@ -20,23 +20,12 @@ from django.contrib.auth.models import Group
 
 from governance.choices import Role
 from registry.models import ModelVersion, RegisteredModel
-from tests.conftest import World, flush_through_append_only_triggers, rows_for_the_module
+from tests.conftest import World, rows_for_the_module
 from tests.factories import UserFactory, make_model, make_version, role
 
 from .support import Received, free_port, parse_received, switch_celery_app
 
 BROKER_URL = "redis://127.0.0.1:6379/15"
-
-
-@pytest.fixture(scope="package", autouse=True)
-def _flush_through_append_only_triggers(django_db_setup: None) -> Iterator[None]:
-    with flush_through_append_only_triggers():
-        yield
-
-
-@pytest.fixture
-def transactional_db(django_db_serialized_rollback: None, transactional_db: None) -> None:
-    """pytest-django's transactional_db, with the migrated rows serialized so they can be reloaded."""
 
 
 # --- people ---------------------------------------------------------------------------------------------------

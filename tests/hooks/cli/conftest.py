@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from core.signing import KeyPurpose, public_key_pem, service_public_key
-from tests.conftest import flush_through_append_only_triggers
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 # Variables the CLI reads besides ours: a CI runner's own would change the pipeline it reports.
@@ -147,9 +146,3 @@ def get_json() -> Callable[[str], tuple[int, object]]:
 
 
 # --- transactional tests (the live server) ---------------------------------------------------------------------
-
-
-@pytest.fixture(scope="package", autouse=True)
-def _flush_through_append_only_triggers(django_db_setup: None) -> Iterator[None]:
-    with flush_through_append_only_triggers():
-        yield

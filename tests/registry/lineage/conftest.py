@@ -10,7 +10,7 @@ import pytest
 
 from governance.choices import Role
 from registry.models import ModelVersion, RegisteredModel
-from tests.conftest import World, build_world, flush_through_append_only_triggers, rows_for_the_module
+from tests.conftest import World, build_world, rows_for_the_module
 from tests.factories import UserFactory, make_model, role
 
 from .support import CHURN_RUN_ID, CREDIT_DIGEST, SPARK_RUN_ID, demo_manifest, register_demo_version
@@ -56,14 +56,3 @@ def _module_world(django_db_setup: Any, django_db_blocker: Any) -> Iterator[Line
 
 
 # --- transactional tests (the live server) ---------------------------------------------------------------------
-
-
-@pytest.fixture(scope="package", autouse=True)
-def _flush_through_append_only_triggers(django_db_setup: None) -> Iterator[None]:
-    with flush_through_append_only_triggers():
-        yield
-
-
-@pytest.fixture
-def transactional_db(django_db_serialized_rollback: None, transactional_db: None) -> None:
-    """pytest-django's transactional_db, with the migrated rows serialized so they can be reloaded."""
