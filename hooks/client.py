@@ -6,6 +6,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -113,6 +114,33 @@ class ModelgovClient:
     def request_promotion(self, *, model: str, version: int, target_stage: str, comment: str = "") -> dict[str, Any]:
         body = {"model": model, "version": version, "target_stage": target_stage, "comment": comment}
         result: dict[str, Any] = self.request("POST", "/api/v1/approvals/", body)
+        return result
+
+    def send_lineage_event(self, event: dict[str, Any]) -> dict[str, Any]:
+        """POST an OpenLineage RunEvent, DatasetEvent or JobEvent; ``created`` is False for a repeat."""
+        result: dict[str, Any] = self.request("POST", "/api/v1/lineage", event)
+        return result
+
+    def lineage_graph(
+        self,
+        *,
+        kind: str,
+        namespace: str,
+        name: str,
+        direction: str = "upstream",
+        depth: int | None = None,
+        limit: int | None = None,
+    ) -> dict[str, Any]:
+        """Nodes and edges around a node named by its type, namespace and name."""
+        query = {"type": kind, "namespace": namespace, "name": name, "direction": direction}
+        query.update({key: str(value) for key, value in (("depth", depth), ("limit", limit)) if value is not None})
+        result: dict[str, Any] = self.request("GET", f"/api/v1/lineage/graph?{urlencode(query)}")
+        return result
+
+    def lineage_impact(self, *, namespace: str, name: str) -> dict[str, Any]:
+        """Every model version and active deployment downstream of a dataset."""
+        query = urlencode({"namespace": namespace, "name": name})
+        result: dict[str, Any] = self.request("GET", f"/api/v1/lineage/impact?{query}")
         return result
 
     def service_keys(self) -> dict[str, str]:

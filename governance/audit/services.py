@@ -199,24 +199,6 @@ def audit_log_integrate(*, wait: bool = True, batch_size: int = 5000) -> int | N
     A batch takes what is pending when it starts; the checkpoint rule is checked after every batch, so
     under a steady stream of writers the log is still checkpointed about every CHECKPOINT_EVERY_ENTRIES
     entries, not only once the stream pauses."""
-    if not wait and connection.vendor == "postgresql" and not connection.in_atomic_block:
-        # After a commit, most writers find the integrator busy: ask with one session-level try-lock
-        # (one round trip, no transaction); the winner keeps it while it integrates. The transaction
-        # lock taken inside is granted at once, as the same session already holds the key.
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", [INTEGRATOR_LOCK])
-            row = cursor.fetchone()
-        if not (row and row[0]):
-            return None
-        try:
-            return _integrate_locked(wait=True, batch_size=batch_size)
-        finally:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [INTEGRATOR_LOCK])
-    return _integrate_locked(wait=wait, batch_size=batch_size)
-
-
-def _integrate_locked(*, wait: bool, batch_size: int) -> int | None:
     every = max(int(settings.MODELGOV["CHECKPOINT_EVERY_ENTRIES"]), 1)
     try:
         with transaction.atomic():

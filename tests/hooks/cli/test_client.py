@@ -1,11 +1,16 @@
 """hooks.client.ModelgovClient against a live server: typed errors carry the status and the code of
 the error contract; an unreachable server is a TransportError."""
 
+import json
+from pathlib import Path
+
 import pytest
 
 from core.signing import KeyPurpose, public_key_pem, service_public_key
 from governance.services import api_token_create
 from hooks.client import ApiError, ModelgovClient, TransportError
+
+FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "openlineage"
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -43,6 +48,49 @@ def test_refusals_are_api_errors_with_status_code_and_extra(world, live_server, 
     )
     # The unauthenticated key listing answers too, with the service's gate key.
     assert client.service_keys()["gate_decision"] == public_key_pem(service_public_key(KeyPurpose.GATE_DECISION))
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_lineage_through_the_client(world, live_server, transactional_db):
+    token = api_token_create(actor=None, user=world.ci_a, name="client", expires_at=None).secret
+    client = ModelgovClient(live_server.url, token)
+    event = json.loads((FIXTURES / "airflow_credit_features_complete.json").read_text(encoding="utf-8"))
+
+    first = client.send_lineage_event(event)
+    again = client.send_lineage_event(event)
+    graph = client.lineage_graph(
+        kind="dataset", namespace="s3://modelgov-demo-features", name="credit/applicant_features/2026-10-31", depth=2
+    )
+    impact = client.lineage_impact(namespace="postgres://warehouse.internal:5432", name="credit.public.applications")
+
+    assert (first["created"], first["kind"], again["created"], again["event_sha256"]) == (
+        True,
+        "run",
+        False,
+        first["event_sha256"],
+    )
+    names = {(node["kind"], node["name"], node["depth"]) for node in graph["nodes"]}
+    assert names == {
+        ("dataset", "credit/applicant_features/2026-10-31", 0),
+        ("run", event["run"]["runId"].lower(), 1),
+        ("job", "credit_features.build_applicant_features", 2),
+        ("dataset", "credit.public.applications", 2),
+        ("dataset", "credit.public.bureau_reports", 2),
+    }
+    assert (graph["direction"], graph["depth"], graph["truncated"], len(graph["edges"])) == ("upstream", 2, False, 4)
+    assert impact == {
+        "dataset": {
+            "id": impact["dataset"]["id"],
+            "namespace": "postgres://warehouse.internal:5432",
+            "name": "credit.public.applications",
+        },
+        "model_versions": [],
+        "deployments": [],
+        "truncated": False,
+    }
+    with pytest.raises(ApiError) as refused:
+        client.lineage_graph(kind="dataset", namespace="nowhere://", name="nothing")
+    assert (refused.value.status, refused.value.code) == (404, "lineage_node_not_found")
 
 
 def test_a_closed_port_is_a_transport_error(closed_port):
