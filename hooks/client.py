@@ -59,6 +59,11 @@ class ModelgovClient:
         except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
             raise TransportError(f"cannot reach {self.url}: {exc}") from None
 
+    def _object(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        """A call whose answer is a JSON object."""
+        result: dict[str, Any] = self.request(method, path, body)
+        return result
+
     @staticmethod
     def _decode(raw: bytes, status: int) -> Any:
         try:
@@ -86,8 +91,7 @@ class ModelgovClient:
             "dry_run": dry_run,
             "promote": promote,
         }
-        result: dict[str, Any] = self.request("POST", "/api/v1/gate/promotions", body)
-        return result
+        return self._object("POST", "/api/v1/gate/promotions", body)
 
     def register(
         self,
@@ -108,18 +112,15 @@ class ModelgovClient:
             "metrics": metrics or {},
             "parameters": parameters or {},
         }
-        result: dict[str, Any] = self.request("POST", f"/api/v1/models/{model}/versions/", body)
-        return result
+        return self._object("POST", f"/api/v1/models/{model}/versions/", body)
 
     def request_promotion(self, *, model: str, version: int, target_stage: str, comment: str = "") -> dict[str, Any]:
         body = {"model": model, "version": version, "target_stage": target_stage, "comment": comment}
-        result: dict[str, Any] = self.request("POST", "/api/v1/approvals/", body)
-        return result
+        return self._object("POST", "/api/v1/approvals/", body)
 
     def send_lineage_event(self, event: dict[str, Any]) -> dict[str, Any]:
         """POST an OpenLineage RunEvent, DatasetEvent or JobEvent; ``created`` is False for a repeat."""
-        result: dict[str, Any] = self.request("POST", "/api/v1/lineage", event)
-        return result
+        return self._object("POST", "/api/v1/lineage", event)
 
     def lineage_graph(
         self,
@@ -134,14 +135,12 @@ class ModelgovClient:
         """Nodes and edges around a node named by its type, namespace and name."""
         query = {"type": kind, "namespace": namespace, "name": name, "direction": direction}
         query.update({key: str(value) for key, value in (("depth", depth), ("limit", limit)) if value is not None})
-        result: dict[str, Any] = self.request("GET", f"/api/v1/lineage/graph?{urlencode(query)}")
-        return result
+        return self._object("GET", f"/api/v1/lineage/graph?{urlencode(query)}")
 
     def lineage_impact(self, *, namespace: str, name: str) -> dict[str, Any]:
         """Every model version and active deployment downstream of a dataset."""
         query = urlencode({"namespace": namespace, "name": name})
-        result: dict[str, Any] = self.request("GET", f"/api/v1/lineage/impact?{query}")
-        return result
+        return self._object("GET", f"/api/v1/lineage/impact?{query}")
 
     def service_keys(self) -> dict[str, str]:
         """purpose → PEM of the service's public keys (unauthenticated endpoint)."""
@@ -150,5 +149,4 @@ class ModelgovClient:
 
     def export_audit_log(self, *, start: int | None = None, end: int | None = None) -> dict[str, Any]:
         query = "&".join(f"{name}={value}" for name, value in (("from", start), ("to", end)) if value is not None)
-        result: dict[str, Any] = self.request("GET", f"/api/v1/audit/export{'?' + query if query else ''}")
-        return result
+        return self._object("GET", f"/api/v1/audit/export{'?' + query if query else ''}")
