@@ -7,6 +7,7 @@ at its size. The first problem found is reported with the first seq it concerns.
 """
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -76,6 +77,11 @@ def _checkpoints(known_note: str | None) -> list[tuple[str, tlog.Checkpoint]]:
     return opened
 
 
+def _chunked(cursor: Any, size: int = 5000) -> Iterator[tuple[Any, ...]]:
+    while rows := cursor.fetchmany(size):
+        yield from rows
+
+
 def _json_column(value: Any) -> Any:
     # PostgreSQL's driver decodes jsonb; SQLite (the demo) hands back its text.
     return json.loads(value) if isinstance(value, str) else value
@@ -128,7 +134,9 @@ def verify_database_log(*, known_checkpoint: str | None = None) -> LogReport:
     ):
         leaves_cursor.execute(_LEAVES_SQL)
         nodes_cursor.execute(_NODES_SQL)
-        next_node = nodes_cursor.fetchone()
+        # Chunks, never fetchone(): on a server-side cursor each fetchone() is a round trip.
+        nodes = _chunked(nodes_cursor)
+        next_node = next(nodes, None)
         while rows := leaves_cursor.fetchmany(5000):
             for seq, stored_leaf, entry_leaf, entry_bytes, *columns in rows:
                 if seq != compact.size:
@@ -160,7 +168,7 @@ def verify_database_log(*, known_checkpoint: str | None = None) -> LogReport:
                             code="bad_node",
                             seq=subtree.index << subtree.level,
                         )
-                    next_node = nodes_cursor.fetchone()
+                    next_node = next(nodes, None)
                 if compact.size in wanted:
                     roots[compact.size] = compact.root()
         if next_node is not None:
