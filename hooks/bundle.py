@@ -181,6 +181,10 @@ def verify_bundle(
     if start == 0:
         _verify_prefix_roots(leaves, [cp for cp in checkpoints if cp.size <= end])
     proof = [_b64(node, "a range-proof hash") for node in bundle.get("range_proof") or []]
+    if start == 0 and end == final.size and not proof:
+        # The whole log: _verify_prefix_roots has just recomputed the root at every checkpoint,
+        # the final one included; hashing the million leaves into a tree again proves nothing more.
+        return BundleReport(origin, start, end, len(checkpoints), final.size, final.root)
     try:
         root = root_with_range_proof(start, end, final.size, leaves, proof)
     except tlog.ProofError as exc:
