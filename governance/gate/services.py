@@ -127,6 +127,7 @@ def gate_evaluate(
     decision_id = uuid.uuid4()
     now = timezone.now()
     check_rows = [asdict(vote) for vote in checks]
+    pipeline_row = asdict(pipeline)
     statement = canonical_json(
         {
             "_type": STATEMENT_TYPE,
@@ -141,7 +142,7 @@ def gate_evaluate(
                 "registered_digest": version.artifact_digest,
                 "checks": check_rows,
                 "policy_version": context.approval.get("policy_version"),
-                "pipeline": asdict(pipeline),
+                "pipeline": pipeline_row,
                 "dry_run": dry_run,
                 "decided_by": actor.get_username(),
                 "decided_at": now.isoformat().replace("+00:00", "Z"),
@@ -158,7 +159,7 @@ def gate_evaluate(
             requested_digest=artifact_digest,
             decision=decision,
             checks=check_rows,
-            pipeline=asdict(pipeline),
+            pipeline=pipeline_row,
             policy_version=context.approval.get("policy_version"),
             approval_request_id=context.approval.get("request_id"),
             envelope=envelope,
@@ -180,7 +181,7 @@ def gate_evaluate(
                 "requested_digest": artifact_digest,
                 "failed_checks": [vote.name for vote in checks if vote.outcome != "pass"],
                 "envelope_sha256": envelope_hash,
-                "pipeline": asdict(pipeline),
+                "pipeline": pipeline_row,
                 "dry_run": dry_run,
             },
         )
