@@ -5,6 +5,7 @@ version read) where compiling an ORM query costs more than PostgreSQL answering 
 builds the instance from those values as the ORM would (the fields' ``from_db_value`` converters,
 then ``Model.from_db``), so the rest of the code cannot tell the difference."""
 
+from collections.abc import Sequence
 from functools import cache
 from typing import Any, TypeVar
 
@@ -27,7 +28,17 @@ def width(model: type[models.Model]) -> int:
     return len(_fields(model))
 
 
-def instance(model: type[M], values: tuple[Any, ...] | list[Any]) -> M:
+def instances(joined: Sequence[tuple[type[models.Model], str]], row: Sequence[Any]) -> list[Any]:
+    """One instance per (model, alias) of a row selected with ``select_list`` in that order."""
+    found, start = [], 0
+    for model, _alias in joined:
+        end = start + width(model)
+        found.append(instance(model, row[start:end]))
+        start = end
+    return found
+
+
+def instance(model: type[M], values: Sequence[Any]) -> M:
     fields = _fields(model)
     converted = []
     for field, value in zip(fields, values, strict=True):

@@ -20,22 +20,34 @@ class StrictInputSerializer(serializers.Serializer):
 MAX_JSON_DEPTH = 32
 
 
+def json_problem(value: Any, *, max_depth: int | None = None) -> tuple[str, tuple[Any, ...]] | None:
+    """The first thing PostgreSQL or canonical JSON could not take in a JSON value, and where it is:
+    ("null_character", path) for a string or key holding a NUL (text and jsonb cannot store one), or
+    ("too_deep", path) past ``max_depth`` levels of nesting. The path is a tuple of keys and indexes."""
+
+    def walk(item: Any, parts: tuple[Any, ...], depth: int) -> tuple[str, tuple[Any, ...]] | None:
+        if max_depth is not None and depth > max_depth:
+            return "too_deep", parts
+        if isinstance(item, str):
+            return ("null_character", parts) if "\x00" in item else None
+        children = item.items() if isinstance(item, dict) else enumerate(item) if isinstance(item, list) else ()
+        for key, child in children:
+            if isinstance(key, str) and "\x00" in key:
+                return "null_character", (*parts, key)
+            found = walk(child, (*parts, key), depth + 1)
+            if found:
+                return found
+        return None
+
+    return walk(value, (), 1)
+
+
 def storable_json(value: Any) -> None:
     """Validator for free-form JSON input: PostgreSQL text and jsonb cannot hold a NUL character,
     and a bounded depth keeps canonical JSON encoding (audit entries) within the recursion limit."""
-
-    def check(item: Any, depth: int) -> None:
-        if depth > MAX_JSON_DEPTH:
-            raise serializers.ValidationError(f"Nested deeper than {MAX_JSON_DEPTH} levels.")
-        if isinstance(item, str):
-            if "\x00" in item:
-                raise serializers.ValidationError("Null characters are not allowed.")
-        elif isinstance(item, dict):
-            for key, child in item.items():
-                check(key, depth)
-                check(child, depth + 1)
-        elif isinstance(item, list):
-            for child in item:
-                check(child, depth + 1)
-
-    check(value, 1)
+    problem = json_problem(value, max_depth=MAX_JSON_DEPTH)
+    if problem is None:
+        return
+    if problem[0] == "too_deep":
+        raise serializers.ValidationError(f"Nested deeper than {MAX_JSON_DEPTH} levels.")
+    raise serializers.ValidationError("Null characters are not allowed.")

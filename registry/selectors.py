@@ -1,15 +1,15 @@
 """Reads of the registry app."""
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import BooleanField, Max, QuerySet
-from django.db.models.expressions import RawSQL
+from django.db.models import Max, QuerySet
 from guardian.shortcuts import get_objects_for_user
 
 from core import prepared, rawrows
+from governance.audit.selectors import audit_entry_after
 from governance.choices import AuditEvent
 from hooks import tlog
 from hooks.manifest import ManifestError, root_digest, validate_manifest
@@ -18,6 +18,8 @@ from registry.errors import ModelNotFound, ModelVersionNotFound, SigningKeyNotFo
 from registry.models import ModelVersion, RegisteredModel, SigningKey
 from registry.permissions import model_perm_condition, perm_name, user_has_model_perm
 from registry.signing import SignatureProblem, envelope_sha256, verify_countersignature, verify_producer_signature
+
+User = get_user_model()
 
 
 def registered_model_list(*, user: Any) -> QuerySet[RegisteredModel]:
@@ -69,89 +71,33 @@ def model_version_get(*, model: RegisteredModel, version: int) -> ModelVersion:
 
 
 def model_version_get_for_user(*, name: str, version: int, user: Any) -> ModelVersion:
-    """Version ``version`` of model ``name`` if ``user`` may view the model, in one query (the version,
-    its model, creator and key, and the permission check); the errors of registered_model_get and
-    model_version_get otherwise (a model the caller may not view is not found, whatever the version)."""
-    if user.is_authenticated and user.is_active:
-        queryset = ModelVersion.objects.select_related("model", "created_by", "signing_key").filter(
-            model__name=name, version=version
-        )
-        if not user.is_superuser:
-            condition, params = model_perm_condition(ModelPermission.VIEW, user, '"registry_modelversion"."model_id"')
-            allowed = RawSQL(condition, params, output_field=BooleanField())  # noqa: S611 (fixed SQL, values as params)
-            queryset = queryset.alias(allowed=allowed).filter(allowed=True)
-        found = queryset.first()
-        if found is not None:
-            return found
-    # Not found or not allowed: the same errors, in the same order, as the two-step lookup.
-    return model_version_get(model=registered_model_get(name=name, user=user), version=version)
+    """Version ``version`` of model ``name``, with its model, creator and signing key, if ``user`` may
+    view the model; the errors of registered_model_get and model_version_get otherwise (a model the
+    caller may not view is not found, whatever the version).
 
-
-_VERSION_DATA_SQL = """
-SELECT m.name, v.version, v.artifact_uri, v.artifact_digest, v.manifest, v.metrics, v.parameters,
-       v.training_run_id, v.stage, k.fingerprint, v.producer_signature, v.countersignature,
-       v.countersignature_sha256, u.username, v.created_at
-FROM registry_modelversion v
-JOIN registry_registeredmodel m ON m.id = v.model_id
-JOIN registry_signingkey k ON k.id = v.signing_key_id
-JOIN auth_user u ON u.id = v.created_by_id
-WHERE m.name = %s AND v.version = %s AND {allowed}
-"""
-
-
-def model_version_for_gate(*, name: str, version: int, user: Any) -> tuple[ModelVersion, bool]:
-    """The version (with its model and signing key) if ``user`` may view its model, and whether
-    ``user`` may request its promotion: on PostgreSQL one fixed statement for all of it (the gate
-    runs this on every decision); elsewhere, and for every error, the ORM path with the same answers."""
-    if connection.vendor == "postgresql" and user.is_authenticated and user.is_active:
-        view_params: list[Any] = []
-        promote_params: list[Any] = []
-        if user.is_superuser:
-            view, promote = "TRUE", "TRUE"
-        else:
-            view, view_params = model_perm_condition(ModelPermission.VIEW, user, "m.id")
-            promote, promote_params = model_perm_condition(ModelPermission.REQUEST_PROMOTION, user, "m.id")
-        sql = (
-            f"SELECT {rawrows.select_list(ModelVersion, 'v')}, {rawrows.select_list(RegisteredModel, 'm')}, "  # noqa: S608
-            f"{rawrows.select_list(SigningKey, 'k')}, {promote} "
-            "FROM registry_modelversion v JOIN registry_registeredmodel m ON m.id = v.model_id "
-            "JOIN registry_signingkey k ON k.id = v.signing_key_id "
-            f"WHERE m.name = %s AND v.version = %s AND {view}"
-        )
-        with connection.cursor() as cursor:
-            prepared.execute(cursor, sql, [*promote_params, name, version, *view_params])
-            row = cursor.fetchone()
-        if row is not None:
-            first, second = rawrows.width(ModelVersion), rawrows.width(ModelVersion) + rawrows.width(RegisteredModel)
-            found = rawrows.instance(ModelVersion, row[:first])
-            found.model = rawrows.instance(RegisteredModel, row[first:second])
-            found.signing_key = rawrows.instance(SigningKey, row[second:-1])
-            return found, bool(row[-1])
-    found = model_version_get_for_user(name=name, version=version, user=user)
-    return found, user_has_model_perm(user, ModelPermission.REQUEST_PROMOTION, found.model)
-
-
-def model_version_data_for_user(*, name: str, version: int, user: Any) -> dict[str, Any]:
-    """The API representation of a version (registry.api.serializers.model_version_data) if ``user``
-    may view its model: on PostgreSQL one fixed statement, no ORM query to compile (the hottest read
-    of the API); elsewhere, and for every error, the ORM path with the same answer and errors."""
-    from registry.api.serializers import MODEL_VERSION_FIELDS, format_datetime, model_version_data
-
+    The API's version read and every gate decision start here: on PostgreSQL it is one prepared
+    statement (rows, joins and the permission check together; instances built as the ORM builds them).
+    Elsewhere (the SQLite demo), and for every error, the two-step lookup answers."""
     if connection.vendor == "postgresql" and user.is_authenticated and user.is_active:
         allowed, params = (
             ("TRUE", []) if user.is_superuser else model_perm_condition(ModelPermission.VIEW, user, "m.id")
         )
+        joined = ((ModelVersion, "v"), (RegisteredModel, "m"), (User, "u"), (SigningKey, "k"))
+        sql = (
+            f"SELECT {', '.join(rawrows.select_list(model, alias) for model, alias in joined)} "  # noqa: S608
+            "FROM registry_modelversion v JOIN registry_registeredmodel m ON m.id = v.model_id "
+            f"JOIN {User._meta.db_table} u ON u.id = v.created_by_id "
+            "JOIN registry_signingkey k ON k.id = v.signing_key_id "
+            f"WHERE m.name = %s AND v.version = %s AND {allowed}"
+        )
         with connection.cursor() as cursor:
-            prepared.execute(cursor, _VERSION_DATA_SQL.format(allowed=allowed), [name, version, *params])
+            prepared.execute(cursor, sql, [name, version, *params])
             row = cursor.fetchone()
         if row is not None:
-            data = dict(zip(MODEL_VERSION_FIELDS, row, strict=True))
-            for key in ("manifest", "metrics", "parameters", "producer_signature", "countersignature"):
-                value = data[key]  # Django has psycopg2 hand jsonb back as text, as JSONField expects
-                data[key] = json.loads(value) if isinstance(value, str) else value
-            data["created_at"] = format_datetime(data["created_at"])
-            return data
-    return model_version_data(model_version_get_for_user(name=name, version=version, user=user))
+            found, model, creator, key = rawrows.instances(joined, row)
+            found.model, found.created_by, found.signing_key = model, creator, key
+            return found
+    return model_version_get(model=registered_model_get(name=name, user=user), version=version)
 
 
 def signing_key_list(*, user: Any) -> QuerySet[SigningKey]:
@@ -221,16 +167,7 @@ def _countersignature_check(version: ModelVersion) -> VerificationCheck:
         return VerificationCheck("countersignature", False, "it signs another model")
     if envelope_sha256(version.countersignature) != version.countersignature_sha256:
         return VerificationCheck("countersignature", False, "its hash is not the one recorded")
-    with connection.cursor() as cursor:
-        # A fixed statement (the gate runs this check on every decision); the same row as
-        # AuditEntry.objects.filter(...).values_list("after").first().
-        cursor.execute(
-            "SELECT after FROM governance_auditentry WHERE event_type = %s AND subject_type = %s AND subject_id = %s "
-            "ORDER BY id LIMIT 1",
-            [AuditEvent.MODEL_VERSION_REGISTERED.value, ModelVersion._meta.label, str(version.pk)],
-        )
-        row = cursor.fetchone()
-    logged = json.loads(row[0]) if row and isinstance(row[0], str) else (row[0] if row else None)
+    logged = audit_entry_after(event_type=AuditEvent.MODEL_VERSION_REGISTERED, subject=version)
     if not logged or logged.get("countersignature_sha256") != version.countersignature_sha256:
         return VerificationCheck("countersignature", False, "its hash is not the one in the audit log")
     return VerificationCheck("countersignature", True, "")

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from core.serializers import StrictInputSerializer, storable_json
 from governance.gate.services import gate_evaluate
 from hooks.events import PipelineInfo
-from registry.selectors import model_version_for_gate
+from registry.selectors import model_version_get_for_user
 
 
 class PipelineInput(StrictInputSerializer):
@@ -61,9 +61,7 @@ class GatePromotionApi(generics.GenericAPIView):
         data = GateInput(data=request.data)
         data.is_valid(raise_exception=True)
         values: dict[str, Any] = data.validated_data
-        version, may_request = model_version_for_gate(
-            name=values["model"], version=values["version"], user=request.user
-        )
+        version = model_version_get_for_user(name=values["model"], version=values["version"], user=request.user)
         decision, seq = gate_evaluate(
             actor=request.user,
             version=version,
@@ -72,7 +70,6 @@ class GatePromotionApi(generics.GenericAPIView):
             pipeline=PipelineInfo(**values.get("pipeline", {})),
             dry_run=values["dry_run"],
             promote=values["promote"],
-            may_request=may_request,
         )
         body = {
             "decision": decision.decision,

@@ -86,21 +86,48 @@ def _transition(request: ApprovalRequest, to_state: str, *, actor: Any, reason: 
 def separation_of_duties_problem(*, actor: Any, request: ApprovalRequest, step: int) -> tuple[str, str] | None:
     """The rule ``actor`` would break by deciding ``step`` of ``request``, as (rule, message), or None."""
     model = _model_of(request)
+    groups = dict(actor.groups.values_list("pk", "name"))
+    return duty_conflict(
+        actor_id=actor.pk,
+        group_ids=set(groups),
+        roles=set(groups.values()),
+        may_approve=user_has_model_perm(actor, ModelPermission.APPROVE, model),
+        decided=request.decisions.filter(approver=actor).exists(),
+        request=request,
+        step=step,
+    )
+
+
+def duty_conflict(
+    *,
+    actor_id: int,
+    group_ids: set[int],
+    roles: set[str],
+    may_approve: bool,
+    decided: bool,
+    request: ApprovalRequest,
+    step: int,
+) -> tuple[str, str] | None:
+    """The separation-of-duties rules on facts already known about the actor (its groups and roles,
+    its approve permission on the model, whether it already decided a step of this request): the one
+    statement of the rules, for the service's check of one person and for the approvers' queue, which
+    loads the facts for many requests at once."""
     version = request.model_version
+    model = version.model
     role = request.policy.steps[step]["role"]
-    if actor.pk == request.requester_id:
+    if actor_id == request.requester_id:
         return "requester_cannot_approve", "The requester of a promotion never approves it."
-    if actor.pk == model.owner_id:
+    if actor_id == model.owner_id:
         return "owner_cannot_approve", "A model's owner never approves its promotion."
-    if actor.pk == version.created_by_id:
+    if actor_id == version.created_by_id:
         return "creator_cannot_approve", "The creator of a version never approves its promotion."
-    if role == Role.VALIDATOR and actor.groups.filter(pk=model.team_id).exists():
+    if role == Role.VALIDATOR and model.team_id in group_ids:
         return "developer_cannot_validate", "A member of the model's team never validates it."
-    if request.decisions.filter(approver=actor).exists():
+    if decided:
         return "one_step_per_person", "One person decides at most one step of a request."
-    if not actor.groups.filter(name=role).exists():
+    if role not in roles:
         return "missing_role", f"This step is decided by the {role} role, which you do not hold."
-    if not user_has_model_perm(actor, ModelPermission.APPROVE, model):
+    if not may_approve:
         return "missing_approve_permission", "You do not hold the approve permission on this model."
     return None
 

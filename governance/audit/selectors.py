@@ -36,6 +36,23 @@ def audit_entry_list(*, user: Any) -> QuerySet[AuditEntry]:
     return queryset.filter(model_name__in=viewable)
 
 
+def audit_entry_after(*, event_type: str, subject: Any) -> dict[str, Any] | None:
+    """The ``after`` of the first entry of ``event_type`` about ``subject`` (a model instance), or None."""
+    after: dict[str, Any] | None = (
+        AuditEntry.objects.filter(event_type=event_type, subject_type=subject._meta.label, subject_id=str(subject.pk))
+        .order_by("id")
+        .values_list("after", flat=True)
+        .first()
+    )
+    return after
+
+
+def audit_seq_of(*, entry_id: int) -> int | None:
+    """The seq the integrator gave an entry, or None while it is still queued."""
+    seq: int | None = AuditLeaf.objects.filter(entry_id=entry_id).values_list("seq", flat=True).first()
+    return seq
+
+
 def audit_leaf_get(*, seq: int, user: Any) -> AuditLeaf:
     leaf = AuditLeaf.objects.select_related("entry").filter(seq=seq).first()
     if leaf is None or not audit_entry_list(user=user).filter(pk=leaf.entry_id).exists():

@@ -8,13 +8,14 @@ import uuid
 from dataclasses import asdict
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from core.canonical import canonical_json
 from core.errors import PermissionDenied
 from core.signing import KeyPurpose
 from governance.approvals.selectors import approval_status_for
+from governance.audit.selectors import audit_seq_of
 from governance.audit.services import audit_log_integrate, audit_record
 from governance.choices import AuditEvent
 from governance.errors import InvalidStage
@@ -105,14 +106,10 @@ def gate_evaluate(
     pipeline: events.PipelineInfo,
     dry_run: bool = False,
     promote: bool = False,
-    may_request: bool | None = None,
 ) -> tuple[GateDecision, int | None]:
-    """Evaluate a promotion and return the logged decision and its audit seq. ``may_request`` is the
-    caller's request_promotion permission when the caller already read it with the version."""
+    """Evaluate a promotion and return the logged decision and its audit seq."""
     model = version.model
-    if may_request is None:
-        may_request = user_has_model_perm(actor, ModelPermission.REQUEST_PROMOTION, model)
-    if not may_request:
+    if not user_has_model_perm(actor, ModelPermission.REQUEST_PROMOTION, model):
         raise PermissionDenied(
             f"You may not ask the gate about model {model.name!r}.",
             extra={"model": model.name, "permission": ModelPermission.REQUEST_PROMOTION.value},
@@ -203,15 +200,8 @@ def gate_evaluate(
             subject=row,
         )
     # The after-commit integration usually placed the entry already; integrate here only if it lost the race.
-    seq = _seq_of(entry.pk)
+    seq = audit_seq_of(entry_id=entry.pk)
     if seq is None:
         audit_log_integrate(wait=True)
-        seq = _seq_of(entry.pk)
+        seq = audit_seq_of(entry_id=entry.pk)
     return row, seq
-
-
-def _seq_of(entry_id: int) -> int | None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT seq FROM governance_auditleaf WHERE entry_id = %s", [entry_id])
-        row = cursor.fetchone()
-    return int(row[0]) if row else None

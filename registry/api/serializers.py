@@ -69,8 +69,7 @@ class ModelVersionInput(StrictInputSerializer):
     training_run_id = serializers.CharField(max_length=200, allow_blank=True, required=False)
 
 
-# The keys of a version's representation, in order: the serializer's fields, model_version_data's keys
-# and the columns of registry.selectors.model_version_data_for_user's statement.
+# The keys of a version's representation, in order: the serializer's fields and model_version_data's keys.
 MODEL_VERSION_FIELDS = (
     "model",
     "version",

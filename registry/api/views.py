@@ -19,12 +19,13 @@ from registry.api.serializers import (
     SigningKeyOutput,
     SigningKeyRevokeInput,
     VerificationOutput,
+    model_version_data,
 )
 from registry.filtersets import RegisteredModelFilter
 from registry.models import ModelVersion, RegisteredModel, SigningKey
 from registry.selectors import (
-    model_version_data_for_user,
     model_version_get,
+    model_version_get_for_user,
     model_version_list,
     model_version_verify,
     registered_model_get,
@@ -109,7 +110,9 @@ class ModelVersionDetailApi(generics.GenericAPIView):
 
     @extend_schema(responses=ModelVersionOutput)
     def get(self, request: Request, name: str, version: int) -> Response:
-        return Response(model_version_data_for_user(name=name, version=int(version), user=request.user))
+        return Response(
+            model_version_data(model_version_get_for_user(name=name, version=int(version), user=request.user))
+        )
 
 
 class ModelVersionVerifyApi(generics.GenericAPIView):

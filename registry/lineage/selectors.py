@@ -17,11 +17,8 @@ MAX_DEPTH = 100
 DEFAULT_DEPTH = 20
 DEFAULT_LIMIT = 5_000
 
-_NEIGHBOURS = {
-    # direction: (the column matched against the frontier, the column that names the next node)
-    "upstream": ("target_id", "source_id"),
-    "downstream": ("source_id", "target_id"),
-}
+# direction: the edge column matched against the frontier (the other end is the next node)
+_MATCHED = {"upstream": "target_id", "downstream": "source_id"}
 Edge = tuple[int, int, int]  # (edge id, source node id, target node id)
 
 
@@ -55,10 +52,6 @@ def _rows_where(cursor: Any, column: str, ids: list[int]) -> Iterator[Any]:
         yield from cursor.fetchall()
 
 
-def _edges_where(cursor: Any, column: str, ids: list[int]) -> Iterator[Edge]:
-    yield from _rows_where(cursor, column, ids)
-
-
 @dataclass
 class _Walk:
     reached: dict[int, int]  # node id: hops from the start
@@ -88,7 +81,7 @@ def _walk(cursor: Any, node: LineageNode, direction: str, depth: int, limit: int
                 continue
             walk.expanded[name].update(frontiers[name])
             found: set[int] = set()
-            for edge in _edges_where(cursor, _NEIGHBOURS[name][0], frontiers[name]):
+            for edge in _rows_where(cursor, _MATCHED[name], frontiers[name]):
                 walk.edges[edge[0]] = edge
                 found.add(edge[1] if name == "upstream" else edge[2])
             found -= seen[name]
@@ -125,7 +118,7 @@ def lineage_graph(
         if sources and targets:
             # Ask by the smaller side (after an upstream walk, the targets: its last level), filter by the other.
             column, asked = ("target_id", targets) if len(targets) <= len(sources) else ("source_id", sources)
-            for edge in _edges_where(cursor, column, sorted(asked)):
+            for edge in _rows_where(cursor, column, sorted(asked)):
                 if edge[1] in sources and edge[2] in targets:
                     edges[edge[0]] = edge
         nodes = [

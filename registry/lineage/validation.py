@@ -10,6 +10,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from core.errors import ValidationFailed
+from core.serializers import json_problem
 
 SCHEMA_PATH = Path(__file__).with_name("openlineage.schema.json")
 
@@ -37,23 +38,6 @@ def _path(parts: Any) -> str:
 _SCHEMA_KINDS = {"RunEvent": "run", "DatasetEvent": "dataset", "JobEvent": "job"}
 
 
-def _null_character_path(item: Any, parts: tuple[Any, ...] = ()) -> str | None:
-    """The path of the first string (or key) holding a NUL, which PostgreSQL text and jsonb cannot store."""
-    if isinstance(item, str):
-        return _path(parts) if "\x00" in item else None
-    if isinstance(item, dict):
-        for key, child in item.items():
-            found = _path((*parts, key)) if "\x00" in key else _null_character_path(child, (*parts, key))
-            if found:
-                return found
-    elif isinstance(item, list):
-        for index, child in enumerate(item):
-            found = _null_character_path(child, (*parts, index))
-            if found:
-                return found
-    return None
-
-
 def event_kind(payload: Any) -> str:
     """RunEvent, DatasetEvent or JobEvent: by the schemaURL's fragment when it names one, else by shape.
     A RunEvent is recognised by its eventType too, so one that lost its ``run`` is refused, not taken
@@ -79,9 +63,9 @@ def event_kind(payload: Any) -> str:
 def validate_event(payload: Any) -> tuple[str, datetime]:
     """The event's kind (run | dataset | job) and time; raises InvalidOpenLineageEvent naming the path."""
     kind = event_kind(payload)
-    null_path = _null_character_path(payload)
-    if null_path is not None:
-        raise InvalidOpenLineageEvent("Null characters are not allowed in an event.", extra={"path": null_path})
+    problem = json_problem(payload)
+    if problem is not None:
+        raise InvalidOpenLineageEvent("Null characters are not allowed in an event.", extra={"path": _path(problem[1])})
     errors = sorted(
         _validators()[kind].iter_errors(payload), key=lambda error: (len(error.absolute_path), error.message)
     )

@@ -15,7 +15,7 @@ from registry.choices import ModelPermission
 from registry.errors import ModelNotFound, ModelVersionNotFound
 from registry.models import ModelVersion, RegisteredModel
 from registry.permissions import perm_name, user_has_model_perm
-from registry.selectors import model_version_data_for_user, model_version_for_gate
+from registry.selectors import model_version_get_for_user
 from tests.factories import GroupFactory, UserFactory, make_model, make_version, role
 
 pytestmark = pytest.mark.django_db
@@ -106,45 +106,29 @@ def readers(world_versions):
 
 
 def test_the_one_statement_read_equals_the_orm_read_for_every_kind_of_reader(world_versions, readers):
+    """model_version_get_for_user serves the API's version read and the gate: one prepared statement,
+    the same instances and representation as the ORM, the same errors."""
     version = world_versions[1]
     owner, ci, officer, admin = readers
     stranger = UserFactory(username="repr-stranger")
     expected = model_version_data(version)
-
-    for reader in (owner, ci, officer, admin):
-        model_version_data_for_user(name="repr-model", version=2, user=reader)  # prepares it in this session
-        with CaptureQueriesContext(connection) as queries:
-            assert model_version_data_for_user(name="repr-model", version=2, user=reader) == expected
-        assert len(queries) == 1, reader.username
-
-    with pytest.raises(ModelNotFound):
-        model_version_data_for_user(name="repr-model", version=2, user=stranger)
-    with pytest.raises(ModelVersionNotFound):
-        model_version_data_for_user(name="repr-model", version=3, user=owner)
-    with pytest.raises(ModelNotFound):
-        model_version_data_for_user(name="no-such-model", version=1, user=officer)
-
-
-def test_the_gates_one_statement_read_equals_the_orm_read(world_versions, readers):
-    version = world_versions[1]
-    owner, ci, officer, admin = readers
     fields = [field.attname for field in ModelVersion._meta.concrete_fields]
 
     for reader in (owner, ci, officer, admin):
-        model_version_for_gate(name="repr-model", version=2, user=reader)  # prepares it in this session
+        model_version_get_for_user(name="repr-model", version=2, user=reader)  # prepares it in this session
         with CaptureQueriesContext(connection) as queries:
-            found, may_request = model_version_for_gate(name="repr-model", version=2, user=reader)
+            found = model_version_get_for_user(name="repr-model", version=2, user=reader)
+            assert model_version_data(found) == expected
         assert len(queries) == 1, reader.username
         assert [getattr(found, name) for name in fields] == [getattr(version, name) for name in fields]
         assert found.model == version.model
         assert found.model.name == "repr-model"
         assert found.signing_key.public_key_pem == version.signing_key.public_key_pem
         assert found.signing_key.revoked_at is None
-        assert may_request is user_has_model_perm(reader, ModelPermission.REQUEST_PROMOTION, version.model)
-    assert model_version_for_gate(name="repr-model", version=2, user=officer)[1] is False
-    assert model_version_for_gate(name="repr-model", version=2, user=owner)[1] is True
 
     with pytest.raises(ModelNotFound):
-        model_version_for_gate(name="repr-model", version=2, user=UserFactory(username="repr-stranger"))
+        model_version_get_for_user(name="repr-model", version=2, user=stranger)
     with pytest.raises(ModelVersionNotFound):
-        model_version_for_gate(name="repr-model", version=9, user=owner)
+        model_version_get_for_user(name="repr-model", version=3, user=owner)
+    with pytest.raises(ModelNotFound):
+        model_version_get_for_user(name="no-such-model", version=1, user=officer)
