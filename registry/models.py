@@ -192,13 +192,16 @@ class LineageNode(models.Model):
 class LineageEdge(models.Model):
     """A directed edge: data or control flows from ``source`` to ``target``."""
 
-    source = models.ForeignKey(LineageNode, on_delete=models.CASCADE, related_name="out_edges")
-    target = models.ForeignKey(LineageNode, on_delete=models.CASCADE, related_name="in_edges")
+    # The unique pair and the index below lead with each column (no index of their own needed); the
+    # index carries the edge id as well, so that an upstream walk and the edges of a walk's result are
+    # read from the index alone (PostgreSQL; SQLite ignores INCLUDE).
+    source = models.ForeignKey(LineageNode, on_delete=models.CASCADE, related_name="out_edges", db_index=False)
+    target = models.ForeignKey(LineageNode, on_delete=models.CASCADE, related_name="in_edges", db_index=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["source", "target"], name="lineageedge_unique_pair")]
-        indexes = [models.Index(fields=["target", "source"])]
+        indexes = [models.Index(fields=["target", "source"], include=["id"], name="lineageedge_target_source")]
 
     def __str__(self) -> str:
         return f"{self.source_id} → {self.target_id}"
