@@ -523,7 +523,8 @@ def run(args: argparse.Namespace, database_url: str, key_dir: str) -> list[Figur
     )
     print(
         f"  median start {median_start}: a recursive CTE would yield {rows:,} (node, depth) rows for "
-        f"{distinct:,} distinct nodes (why lineage_graph's recursive query carries each level's distinct nodes in arrays: a limit on such rows counts paths)",
+        f"{distinct:,} distinct nodes (why the recursive query carries each level's distinct nodes in arrays: "
+        "a limit on such rows counts paths)",
         flush=True,
     )
 

@@ -27,12 +27,12 @@ class AuditEntry(models.Model):
     )
     actor_name = models.CharField(max_length=150)
     # Stable codes from governance.choices.AuditEvent; not a DB choice list, so new codes need no migration.
-    event_type = models.CharField(max_length=64, db_index=True)
+    event_type = models.CharField(max_length=64)
     subject_type = models.CharField(max_length=64)
     subject_id = models.CharField(max_length=64)
     subject_repr = models.CharField(max_length=300)
     # The model the event is about, if any: whoever may view that model may read the entry.
-    model_name = models.CharField(max_length=100, blank=True, db_index=True)
+    model_name = models.CharField(max_length=100, blank=True)
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
     request_id = models.CharField(max_length=64, blank=True)
@@ -43,7 +43,13 @@ class AuditEntry(models.Model):
         verbose_name = "audit entry"
         verbose_name_plural = "audit entries"
         ordering = ["id"]
-        indexes = [models.Index(fields=["subject_type", "subject_id"])]
+        # Filters are equalities: plain indexes, not db_index=True (which on PostgreSQL adds a second,
+        # pattern-matching index per text column that every audited write would pay for).
+        indexes = [
+            models.Index(fields=["subject_type", "subject_id"]),
+            models.Index(fields=["event_type"], name="auditentry_event_type"),
+            models.Index(fields=["model_name"], name="auditentry_model_name"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.event_type} {self.subject_repr}"
@@ -92,7 +98,11 @@ class AuditPending(models.Model):
     """Entries committed but not yet given a seq: the integrator's queue. Deleting a row here only
     dequeues it; the entry itself stays, and verification reports any entry without a leaf."""
 
-    entry = models.OneToOneField(AuditEntry, primary_key=True, on_delete=models.DO_NOTHING, related_name="+")
+    # No foreign-key constraint: the row is made from the entry's own INSERT … RETURNING in the same
+    # statement, so the check at commit (a lookup and a row lock on the entry) would prove nothing.
+    entry = models.OneToOneField(
+        AuditEntry, primary_key=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
     leaf_hash = models.BinaryField(max_length=32)
 
     def __str__(self) -> str:

@@ -2,6 +2,8 @@
 
 import json
 import logging
+import threading
+import time
 from typing import Any
 
 from django.conf import settings
@@ -9,6 +11,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
+from core import prepared
 from core.canonical import canonical_json
 from core.context import current_request_id
 from core.signing import KeyPurpose, service_private_key
@@ -24,6 +27,12 @@ logger = logging.getLogger(__name__)
 
 # pg_advisory lock key of the integrator ("mgov"): one integrator at a time, writers never wait on it.
 INTEGRATOR_LOCK = 0x6D676F76
+# Held for its whole life by a following integrator (``manage.py integrate_audit_log --follow``, "mgow").
+FOLLOWER_LOCK = 0x6D676F77
+# How long a writer trusts its last look at whether a follower is running.
+FOLLOWER_CHECK_SECONDS = 1.0
+
+_follower_seen: dict[str, float | bool] = {"at": float("-inf"), "present": False}
 
 
 def _actor_parts(actor: AbstractBaseUser | AnonymousUser | None) -> tuple[int | None, str]:
@@ -97,10 +106,12 @@ def audit_record(
         leaf_hash=leaf,
     )
     if connection.vendor == "postgresql":
-        # The entry and its place in the integrator's queue in one fixed statement: every audited
-        # write runs it, and compiling two ORM inserts cost more than PostgreSQL running them.
+        # The entry and its place in the integrator's queue in one prepared statement: every audited
+        # write runs it, and compiling two ORM inserts (or planning the statement) cost more than
+        # PostgreSQL running it.
         with connection.cursor() as cursor:
-            cursor.execute(
+            prepared.execute(
+                cursor,
                 _RECORD_SQL,
                 [
                     now,
@@ -124,8 +135,56 @@ def audit_record(
     else:
         entry.save(force_insert=True)
         AuditPending.objects.create(entry=entry, leaf_hash=leaf)
-    after_commit(audit_log_integrate, wait=False)
+    if not integrator_following():
+        after_commit(audit_log_integrate, wait=False)
     return entry
+
+
+def integrator_following() -> bool:
+    """Whether a following integrator holds its lock (PostgreSQL): then writers leave integration to
+    it. Asked of the database at most once per FOLLOWER_CHECK_SECONDS per process, so a follower that
+    stops is noticed within that time, and writers integrate again; nothing waits in the queue for
+    longer than that plus the periodic sweep."""
+    if connection.vendor != "postgresql":
+        return False
+    now = time.monotonic()
+    if now - float(_follower_seen["at"]) < FOLLOWER_CHECK_SECONDS:
+        return bool(_follower_seen["present"])
+    with connection.cursor() as cursor:
+        # A bigint advisory key shows in pg_locks as classid (high half), objid (low half), objsubid 1.
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND objid = %s "
+            "AND objsubid = 1 AND granted)",
+            [FOLLOWER_LOCK >> 32, FOLLOWER_LOCK & 0xFFFFFFFF],
+        )
+        row = cursor.fetchone()
+    _follower_seen.update(at=now, present=bool(row and row[0]))
+    return bool(_follower_seen["present"])
+
+
+def integrator_follow_forget() -> None:
+    """Forget the last look at the follower (tests; a process that knows one just started or stopped)."""
+    _follower_seen.update(at=float("-inf"), present=False)
+
+
+def audit_log_follow(*, interval: float = 0.05, stop: threading.Event | None = None) -> None:
+    """Integrate continuously (PostgreSQL): the integrator as a process of its own, so that writers
+    only insert. Holds FOLLOWER_LOCK for its whole life (a second follower waits on it, a standby);
+    integrates whatever is pending, then sleeps ``interval`` when nothing was. Returns when ``stop`` is
+    set; a database error ends it (its supervisor restarts it; meanwhile writers integrate again)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [FOLLOWER_LOCK])
+    try:
+        stop = stop or threading.Event()
+        size: int | None = None
+        while not stop.is_set():
+            before = size
+            size = audit_log_integrate(wait=True)
+            if size == before:
+                stop.wait(interval)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [FOLLOWER_LOCK])
 
 
 def _take_lock(wait: bool) -> bool:
