@@ -235,7 +235,7 @@ def plain_rows(database_url: str) -> int:
 def follower() -> Iterator[None]:
     """``manage.py integrate_audit_log --follow`` in a process of its own (on the same two cores as the
     writers, so its work is in the figures), started before the writers look for it."""
-    command = [sys.executable, "manage.py", "integrate_audit_log", "--follow", "--interval", "0.02"]
+    command = [sys.executable, "manage.py", "integrate_audit_log", "--follow"]  # the default interval
     process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert process.stdout is not None

@@ -18,7 +18,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--follow", action="store_true", help="keep integrating until stopped (SIGTERM, SIGINT)")
         parser.add_argument(
-            "--interval", type=float, default=0.05, help="seconds to sleep when nothing is pending (default 0.05)"
+            "--interval",
+            type=float,
+            default=0.05,
+            help="seconds between integrations (default 0.05: the longest an entry waits for its seq)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -145,3 +145,13 @@ def test_approval_for_another_stage_is_not_superseded(cast: Any) -> None:
     production.refresh_from_db()
     assert production.state == "approved"
     assert approval_status_for(version=cast.version_m, stage="production").approved is True
+
+
+def test_a_granted_request_outranks_a_newer_open_one(cast: Any) -> None:
+    granted = approve_all(cast, open_request(cast.dev_a, cast.version_m))
+    newer = open_request(cast.dev_a, cast.version_m)
+
+    status = approval_status_for(version=cast.version_m, stage="staging")
+
+    assert newer.pk > granted.pk
+    assert (status.approved, status.reason, status.request_id) == (True, "approved", granted.pk)
