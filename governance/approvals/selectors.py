@@ -89,7 +89,21 @@ def approval_status_for(*, version: ModelVersion, stage: str) -> ApprovalStatus:
     # has a handful of requests per stage (one, and one more per refusal): chosen here from a plain
     # filter, which the gate asks on every decision and Django compiles far faster than an ordering
     # by expressions.
-    requests = list(ApprovalRequest.objects.filter(model_version=version, target_stage=stage).select_related("policy"))
+    requests: list[Any] = list(
+        ApprovalRequest.objects.filter(model_version=version, target_stage=stage)
+        .order_by()
+        .values_list(
+            "pk",
+            "state",
+            "artifact_digest",
+            "created_at",
+            "decided_at",
+            "expires_at",
+            "conditions_due",
+            "policy__version",
+            named=True,
+        )
+    )
     granted = [request for request in requests if request.state in GRANTED_STATES]
     latest = (
         max(granted, key=lambda request: (request.decided_at or request.created_at, request.created_at, request.pk))
@@ -100,12 +114,16 @@ def approval_status_for(*, version: ModelVersion, stage: str) -> ApprovalStatus:
         return ApprovalStatus(False, "no_request", f"No approval was requested for {stage}.")
     if latest.state not in GRANTED_STATES:
         return ApprovalStatus(
-            False, f"request_{latest.state}", f"The latest request is {latest.state}.", latest.pk, latest.policy.version
+            False,
+            f"request_{latest.state}",
+            f"The latest request is {latest.state}.",
+            latest.pk,
+            latest.policy__version,
         )
     expires = latest.expires_at.isoformat() if latest.expires_at else None
 
     def status(approved: bool, reason: str, detail: str) -> ApprovalStatus:
-        return ApprovalStatus(approved, reason, detail, latest.pk, latest.policy.version, expires)
+        return ApprovalStatus(approved, reason, detail, latest.pk, latest.policy__version, expires)
 
     if latest.artifact_digest != version.artifact_digest:
         return status(False, "digest_mismatch", "The approval is bound to another artifact.")
