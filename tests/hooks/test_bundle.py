@@ -117,8 +117,11 @@ class Log:
         return tlog.sign_checkpoint(checkpoint, KEY_NAME, key or self.key)
 
 
-def make_log(size: int) -> Log:
+def make_log(size: int, *, replace: dict[int, bytes] | None = None) -> Log:
+    """A log of ``size`` JSON entries, signed with a fresh key; ``replace`` puts other bytes at some seqs."""
     entries = [entry_bytes(seq) for seq in range(size)]
+    for seq, data in (replace or {}).items():
+        entries[seq] = data
     leaves = [hashlib.sha256(b"\x00" + data).digest() for data in entries]
     return Log(entries, leaves, perfect_subtrees(leaves), Ed25519PrivateKey.generate())
 
@@ -336,6 +339,56 @@ def test_entry_that_is_not_json_is_refused():
     bundle["entries"][3] = {"seq": 3, "entry": b64(b"\xff not json")}
     error = rejection(bundle, log)
     assert (error.code, error.seq, str(error)) == ("bad_entry", 3, "entry seq 3 is not JSON")
+
+
+def test_signed_entry_that_is_not_json_is_refused_unless_the_json_check_is_off():
+    """The JSON check is separate from integrity: a log whose service signed non-JSON bytes fails it,
+    and verifies without it, since every hash and signature holds."""
+    log = make_log(20, replace={3: b"\xff not json"})
+    bundle = make_bundle(log, SIZES)
+    error = rejection(bundle, log)
+    assert (error.code, error.seq, str(error)) == ("bad_entry", 3, "entry seq 3 is not JSON")
+    report = verify_bundle(bundle, log.key.public_key(), check_json=False)
+    assert report == BundleReport(ORIGIN, 0, 20, 3, 20, log.root(20))
+
+
+def test_flipped_entry_byte_is_named_without_the_json_check():
+    log = make_log(20)
+    bundle = make_bundle(log, SIZES)
+    bundle["entries"][9]["entry"] = b64(log.entries[9].replace(b'"n":9', b'"n":8'))
+    with pytest.raises(BundleError) as caught:
+        verify_bundle(bundle, log.key.public_key(), check_json=False)
+    assert (caught.value.code, caught.value.seq) == ("bad_entry", 9)
+
+
+@pytest.mark.parametrize("seq", [0, 11, 19])
+def test_entry_without_its_leaf_hash_verifies(seq):
+    """An entry may omit ``leaf_hash`` (the verifier computes it anyway)."""
+    log = make_log(20)
+    bundle = make_bundle(log, SIZES)
+    del bundle["entries"][seq]["leaf_hash"]
+    assert verify_bundle(bundle, log.key.public_key()) == BundleReport(ORIGIN, 0, 20, 3, 20, log.root(20))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"entry": "eyJ2IjoxfQ"}, "entry 6 is not valid base64"),  # no padding
+        ({"entry": 7}, "entry 6 is not a base64 string"),
+        ({"leaf_hash": "not base64!"}, "leaf hash 6 is not valid base64"),
+        ({"seq": "6"}, "entry seq 6 is missing (found '6')"),
+    ],
+)
+def test_malformed_entry_is_named(change, message):
+    log = make_log(20)
+    bundle = make_bundle(log, SIZES)
+    bundle["entries"][6] = {**bundle["entries"][6], **change}
+    error = rejection(bundle, log)
+    assert (error.code, error.seq, str(error)) == (
+        "missing_entry" if "seq" in change else "bundle_invalid",
+        6 if "seq" in change else None,
+        message,
+    )
 
 
 def test_wrong_key_is_refused():
