@@ -319,6 +319,8 @@ def _leaves_at_once(entries: list[Any], start: int, end: int, *, check_json: boo
 
 
 def _leaves_one_by_one(entries: list[Any], start: int, end: int, *, check_json: bool) -> list[bytes]:
+    """The leaf hashes, entry by entry in seq order; the first entry out of place, not decodable, not
+    hashing to its ``leaf_hash`` or (with ``check_json``) not JSON raises BundleError."""
     leaves: list[bytes] = []
     # Entries are checked in order first, so that a missing one is named by its seq, not only counted.
     for expected_seq, item in enumerate(entries, start=start):
