@@ -24,6 +24,8 @@ from hooks.bundle import (
     BUNDLE_FORMAT,
     BundleError,
     BundleReport,
+    _leaves_at_once,
+    _leaves_one_by_one,
     range_hash,
     range_proof_plan,
     root_with_range_proof,
@@ -389,6 +391,40 @@ def test_malformed_entry_is_named(change, message):
         6 if "seq" in change else None,
         message,
     )
+
+
+MUTATIONS = {
+    "drop seq": lambda item: {key: value for key, value in item.items() if key != "seq"},
+    "drop leaf_hash": lambda item: {key: value for key, value in item.items() if key != "leaf_hash"},
+    "seq as float": lambda item: {**item, "seq": float(item["seq"])},
+    "seq plus one": lambda item: {**item, "seq": item["seq"] + 1},
+    "entry unpadded": lambda item: {**item, "entry": item["entry"].rstrip("=")},
+    "entry with a newline": lambda item: {**item, "entry": item["entry"][:4] + "\n" + item["entry"][4:]},
+    "entry of another seq": lambda item: {**item, "entry": b64(entry_bytes(item["seq"] + 1))},
+    "entry not JSON": lambda item: {**item, "entry": b64(b"{not json")},
+    "entry as bytes": lambda item: {**item, "entry": item["entry"].encode()},
+    "leaf_hash of zeros": lambda item: {**item, "leaf_hash": b64(bytes(32))},
+    "not a dict": lambda item: [item],
+}
+
+
+@PROPERTY
+@given(
+    check_json=st.booleans(),
+    mutated=st.dictionaries(st.integers(0, 19), st.sampled_from(sorted(MUTATIONS)), max_size=3),
+)
+def test_entries_checked_at_once_are_accepted_one_by_one_with_the_same_leaves(check_json, mutated):
+    """The whole-list checks are a shortcut: whatever they accept, the entry-by-entry walk accepts too,
+    with the same leaves, so errors are always named by the walk."""
+    log = make_log(20)
+    entries = make_bundle(log, SIZES)["entries"]
+    for seq, name in mutated.items():
+        entries[seq] = MUTATIONS[name](entries[seq])
+    leaves = _leaves_at_once(entries, 0, 20, check_json=check_json)
+    if leaves is not None:
+        assert _leaves_one_by_one(entries, 0, 20, check_json=check_json) == leaves
+    if not mutated:
+        assert leaves == log.leaves
 
 
 def test_wrong_key_is_refused():
