@@ -31,7 +31,7 @@ to the 32-byte hash, or a callable ``get_subtree(level, index) -> bytes``.
 import base64
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -70,7 +70,9 @@ __all__ = [
     "open_checkpoint",
     "open_note",
     "pae",
+    "perfect_levels",
     "perfect_subtrees_to_store",
+    "prefix_roots",
     "root_from_leaves",
     "root_from_subtrees",
     "sign_checkpoint",
@@ -152,26 +154,51 @@ def node_hash(left: bytes, right: bytes) -> bytes:
 
 
 def root_from_leaves(leaf_hashes: Sequence[bytes]) -> bytes:
-    """Merkle tree hash (MTH) of a whole list of leaf hashes; :data:`EMPTY_ROOT` for no leaves.
+    """Merkle tree hash (MTH) of a whole list of leaf hashes; :data:`EMPTY_ROOT` for no leaves."""
+    return prefix_roots(leaf_hashes, [len(leaf_hashes)])[len(leaf_hashes)]
 
-    RFC 6962 defines MTH recursively, splitting ``n`` leaves at the largest power of two below ``n``.
-    This computes the same value level by level, without recursion: adjacent pairs are hashed
-    together and an unpaired last node is carried up unchanged. Carrying the last node up is what
-    makes the left part of every split a perfect tree, so both definitions agree. Runs in O(n) time.
-    """
+
+def perfect_levels(leaf_hashes: Sequence[bytes]) -> Iterator[list[bytes]]:
+    """The hashes of every perfect subtree, a level at a time: the leaves (level 0), then the
+    ``n >> 1`` subtrees of two leaves, and so on up to the largest. ``level[index]`` is the subtree
+    ``(level, index)``. Each level is one list comprehension over adjacent pairs (no Python call per
+    node); the next level is hashed only when asked for."""
     level = list(leaf_hashes)
-    if not level:
-        return EMPTY_ROOT
-    for position, digest in enumerate(level):
-        if len(digest) != HASH_SIZE:
-            raise ValueError(f"leaf hash {position} has {len(digest)} bytes, not {HASH_SIZE}")
     sha256 = hashlib.sha256
-    while len(level) > 1:
-        parents = [sha256(_NODE_PREFIX + level[i] + level[i + 1]).digest() for i in range(0, len(level) - 1, 2)]
-        if len(level) % 2:
-            parents.append(level[-1])
-        level = parents
-    return level[0]
+    while level:
+        yield level
+        # Adjacent pairs; an unpaired last node is no perfect subtree of the next level.
+        pairs = iter(level)
+        level = [sha256(_NODE_PREFIX + left + right).digest() for left, right in zip(pairs, pairs, strict=False)]
+
+
+def prefix_roots(leaf_hashes: Sequence[bytes], sizes: Iterable[int]) -> dict[int, bytes]:
+    """MTH of ``leaf_hashes[:size]`` for every size, from one pass over the tree; ``{size: root}``.
+
+    RFC 6962 defines MTH recursively, splitting ``n`` leaves at the largest power of two below ``n``,
+    so the root of any prefix is the right fold of the perfect subtrees that tile it (what
+    :func:`needed_subtrees_for_root` lists). This walks :func:`perfect_levels`, keeps only the
+    subtrees the sizes need, and folds them: a verifier recomputes the root at every checkpoint of a
+    log for the price of one root. Runs in O(n) time.
+    """
+    if set(map(len, leaf_hashes)) - {HASH_SIZE}:
+        position, digest = next((at, digest) for at, digest in enumerate(leaf_hashes) if len(digest) != HASH_SIZE)
+        raise ValueError(f"leaf hash {position} has {len(digest)} bytes, not {HASH_SIZE}")
+    pieces = {size: _decompose(0, size) for size in sizes}
+    for size in pieces:
+        if not 0 <= size <= len(leaf_hashes):
+            raise ValueError(f"size {size} is outside the {len(leaf_hashes)} leaves")
+    wanted: dict[int, set[int]] = {}
+    for tiling in pieces.values():
+        for depth, index in tiling:
+            wanted.setdefault(depth, set()).add(index)
+    found: dict[SubtreeId, bytes] = {}
+    height = max(wanted, default=-1)
+    for depth, level in enumerate(perfect_levels(leaf_hashes)):
+        found.update(((depth, index), level[index]) for index in wanted.get(depth, ()))
+        if depth >= height:
+            break
+    return {size: _range_hash(tiling, _getter(found)) if tiling else EMPTY_ROOT for size, tiling in pieces.items()}
 
 
 # --------------------------------------------------------------------------------------------------

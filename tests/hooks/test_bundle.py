@@ -24,6 +24,8 @@ from hooks.bundle import (
     BUNDLE_FORMAT,
     BundleError,
     BundleReport,
+    _leaves_at_once,
+    _leaves_one_by_one,
     range_hash,
     range_proof_plan,
     root_with_range_proof,
@@ -117,8 +119,11 @@ class Log:
         return tlog.sign_checkpoint(checkpoint, KEY_NAME, key or self.key)
 
 
-def make_log(size: int) -> Log:
+def make_log(size: int, *, replace: dict[int, bytes] | None = None) -> Log:
+    """A log of ``size`` JSON entries, signed with a fresh key; ``replace`` puts other bytes at some seqs."""
     entries = [entry_bytes(seq) for seq in range(size)]
+    for seq, data in (replace or {}).items():
+        entries[seq] = data
     leaves = [hashlib.sha256(b"\x00" + data).digest() for data in entries]
     return Log(entries, leaves, perfect_subtrees(leaves), Ed25519PrivateKey.generate())
 
@@ -336,6 +341,90 @@ def test_entry_that_is_not_json_is_refused():
     bundle["entries"][3] = {"seq": 3, "entry": b64(b"\xff not json")}
     error = rejection(bundle, log)
     assert (error.code, error.seq, str(error)) == ("bad_entry", 3, "entry seq 3 is not JSON")
+
+
+def test_signed_entry_that_is_not_json_is_refused_unless_the_json_check_is_off():
+    """The JSON check is separate from integrity: a log whose service signed non-JSON bytes fails it,
+    and verifies without it, since every hash and signature holds."""
+    log = make_log(20, replace={3: b"\xff not json"})
+    bundle = make_bundle(log, SIZES)
+    error = rejection(bundle, log)
+    assert (error.code, error.seq, str(error)) == ("bad_entry", 3, "entry seq 3 is not JSON")
+    report = verify_bundle(bundle, log.key.public_key(), check_json=False)
+    assert report == BundleReport(ORIGIN, 0, 20, 3, 20, log.root(20))
+
+
+def test_flipped_entry_byte_is_named_without_the_json_check():
+    log = make_log(20)
+    bundle = make_bundle(log, SIZES)
+    bundle["entries"][9]["entry"] = b64(log.entries[9].replace(b'"n":9', b'"n":8'))
+    with pytest.raises(BundleError) as caught:
+        verify_bundle(bundle, log.key.public_key(), check_json=False)
+    assert (caught.value.code, caught.value.seq) == ("bad_entry", 9)
+
+
+@pytest.mark.parametrize("seq", [0, 11, 19])
+def test_entry_without_its_leaf_hash_verifies(seq):
+    """An entry may omit ``leaf_hash`` (the verifier computes it anyway)."""
+    log = make_log(20)
+    bundle = make_bundle(log, SIZES)
+    del bundle["entries"][seq]["leaf_hash"]
+    assert verify_bundle(bundle, log.key.public_key()) == BundleReport(ORIGIN, 0, 20, 3, 20, log.root(20))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"entry": "eyJ2IjoxfQ"}, "entry 6 is not valid base64"),  # no padding
+        ({"entry": 7}, "entry 6 is not a base64 string"),
+        ({"leaf_hash": "not base64!"}, "leaf hash 6 is not valid base64"),
+        ({"seq": "6"}, "entry seq 6 is missing (found '6')"),
+    ],
+)
+def test_malformed_entry_is_named(change, message):
+    log = make_log(20)
+    bundle = make_bundle(log, SIZES)
+    bundle["entries"][6] = {**bundle["entries"][6], **change}
+    error = rejection(bundle, log)
+    assert (error.code, error.seq, str(error)) == (
+        "missing_entry" if "seq" in change else "bundle_invalid",
+        6 if "seq" in change else None,
+        message,
+    )
+
+
+MUTATIONS = {
+    "drop seq": lambda item: {key: value for key, value in item.items() if key != "seq"},
+    "drop leaf_hash": lambda item: {key: value for key, value in item.items() if key != "leaf_hash"},
+    "seq as float": lambda item: {**item, "seq": float(item["seq"])},
+    "seq plus one": lambda item: {**item, "seq": item["seq"] + 1},
+    "entry unpadded": lambda item: {**item, "entry": item["entry"].rstrip("=")},
+    "entry with a newline": lambda item: {**item, "entry": item["entry"][:4] + "\n" + item["entry"][4:]},
+    "entry of another seq": lambda item: {**item, "entry": b64(entry_bytes(item["seq"] + 1))},
+    "entry not JSON": lambda item: {**item, "entry": b64(b"{not json")},
+    "entry as bytes": lambda item: {**item, "entry": item["entry"].encode()},
+    "leaf_hash of zeros": lambda item: {**item, "leaf_hash": b64(bytes(32))},
+    "not a dict": lambda item: [item],
+}
+
+
+@PROPERTY
+@given(
+    check_json=st.booleans(),
+    mutated=st.dictionaries(st.integers(0, 19), st.sampled_from(sorted(MUTATIONS)), max_size=3),
+)
+def test_entries_checked_at_once_are_accepted_one_by_one_with_the_same_leaves(check_json, mutated):
+    """The whole-list checks are a shortcut: whatever they accept, the entry-by-entry walk accepts too,
+    with the same leaves, so errors are always named by the walk."""
+    log = make_log(20)
+    entries = make_bundle(log, SIZES)["entries"]
+    for seq, name in mutated.items():
+        entries[seq] = MUTATIONS[name](entries[seq])
+    leaves = _leaves_at_once(entries, 0, 20, check_json=check_json)
+    if leaves is not None:
+        assert _leaves_one_by_one(entries, 0, 20, check_json=check_json) == leaves
+    if not mutated:
+        assert leaves == log.leaves
 
 
 def test_wrong_key_is_refused():

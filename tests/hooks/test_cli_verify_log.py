@@ -61,6 +61,17 @@ def test_flipped_entry_exits_1_naming_the_seq(tmp_path, capsys):
     )
 
 
+def test_signed_non_json_entry_exits_1_unless_the_json_check_is_off(tmp_path, capsys):
+    log = make_log(20, replace={4: b"not json"})
+    bundle_path, key_path = write_inputs(tmp_path, log, make_bundle(log, [5, 12, 20]))
+    assert main(["verify-log", bundle_path, "--key", key_path]) == 1
+    assert capsys.readouterr().out == "INVALID [bad_entry] (first bad seq: 4): entry seq 4 is not JSON\n"
+    assert main(["verify-log", bundle_path, "--key", key_path, "--no-json-check"]) == 0
+    assert capsys.readouterr().out == (
+        f"OK: entries 0..20 of {ORIGIN} verified against 3 signed checkpoints (tree size 20)\n"
+    )
+
+
 def test_rolled_back_log_exits_1_given_the_later_checkpoint(tmp_path, capsys):
     log = make_log(20)
     bundle_path, key_path = write_inputs(tmp_path, log, make_bundle(log, [5, 12]))

@@ -42,6 +42,7 @@ from hooks.tlog import (
     open_note,
     pae,
     perfect_subtrees_to_store,
+    prefix_roots,
     root_from_leaves,
     root_from_subtrees,
     sign_checkpoint,
@@ -372,6 +373,21 @@ def test_root_from_leaves_over_a_million_leaves_matches_the_stack() -> None:
     compact.extend(leaves)
     assert compact.size == len(leaves)
     assert root_from_leaves(leaves) == compact.root()
+
+
+def test_prefix_roots_are_the_roots_of_every_prefix() -> None:
+    sizes = range(len(LEAVES) + 1)
+    assert prefix_roots(LEAVES, sizes) == {size: ref_mth(LEAVES[:size]) for size in sizes}
+    assert prefix_roots(LEAVES, [37, 5, 37]) == {37: ref_mth(LEAVES[:37]), 5: ref_mth(LEAVES[:5])}
+    assert prefix_roots([], [0]) == {0: EMPTY_ROOT}
+    assert prefix_roots(LEAVES, []) == {}
+
+
+def test_prefix_roots_refuse_a_size_beyond_the_leaves_and_a_short_leaf() -> None:
+    with pytest.raises(ValueError, match=rf"^size {len(LEAVES) + 1} is outside the {len(LEAVES)} leaves$"):
+        prefix_roots(LEAVES, [3, len(LEAVES) + 1])
+    with pytest.raises(ValueError, match=r"^leaf hash 2 has 5 bytes, not 32$"):
+        prefix_roots([LEAVES[0], LEAVES[1], b"short", LEAVES[3]], [1])
 
 
 @PROPERTY

@@ -25,12 +25,13 @@ from django.db import connection, transaction
 from core.signing import KeyPurpose, public_key_pem, service_private_key
 from governance.audit.selectors import audit_export_bundle
 from governance.audit.services import audit_checkpoint_create, audit_log_export, audit_record
+from governance.audit.verification import _verified_at_once
 from governance.choices import AuditEvent
 from governance.errors import CheckpointInconsistent
 from governance.models import AuditCheckpoint, AuditEntry, AuditLeaf, AuditPending, AuditTreeNode
 from hooks import tlog
 from hooks.bundle import BundleError, verify_bundle
-from tests.factories import append_only_disabled, audit_entries
+from tests.factories import UserFactory, append_only_disabled, audit_entries
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 CHECKPOINT_SIZES = (8, 16, 27, 40)
@@ -369,3 +370,66 @@ def test_verification_is_itself_logged(log):
     entry = AuditEntry.objects.order_by("-id").first()
     assert (entry.event_type, entry.after) == ("AUDIT_LOG_VERIFIED", {"ok": False, "code": "bad_entry", "seq": 21})
     assert AuditEntry.objects.count() == 42
+
+
+def test_untampered_log_is_verified_set_based_without_the_walk(log):
+    """The set-based checks accept a sound log by themselves (the walk is only for naming a problem)."""
+    roots = {size: tlog.root_from_leaves(log.leaves[:size]) for size in (0, *CHECKPOINT_SIZES)}
+    assert _verified_at_once({0, *CHECKPOINT_SIZES}) == (40, roots)
+
+
+def test_entries_with_every_kind_of_value_are_verified_set_based(subject):
+    """The columns as PostgreSQL rebuilds them equal the signed document for what services record:
+    an actor, text that JSON escapes, numbers, nesting, nulls, a request id."""
+    actor = UserFactory(username="zoë-reviewer")
+    values = {"name": 'Zoë "quoted"\n\ttab \\ ✓', "score": 0.1, "big": 10**20, "list": [1, {"b": None}], "no": False}
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            event_type=AuditEvent.REGISTERED_MODEL_UPDATED,
+            subject=subject,
+            model_name="credit-default-pd",
+            before=values,
+            after={**values, "score": -2.5e-7},
+            request_id="req-7",
+        )
+        audit_record(actor=None, event_type=AuditEvent.AUDIT_LOG_VERIFIED, subject=subject, before=None, after={})
+    size = audit_checkpoint_create().size
+    leaves = [bytes(leaf) for leaf in AuditLeaf.objects.order_by("seq").values_list("leaf_hash", flat=True)]
+    assert _verified_at_once({size}) == (size, {size: tlog.root_from_leaves(leaves)})
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        (b"\xff not json", "the entry's bytes are not JSON"),
+        (b"[1, 2]", "the stored created_at column no longer matches the entry's bytes"),
+        (b"5", "the stored created_at column no longer matches the entry's bytes"),  # jsonb: no "- 'v'" on a scalar
+        (b'{"v":1}', "the stored created_at column no longer matches the entry's bytes"),
+        # PostgreSQL's jsonb refuses \u0000: the set-based check cannot read it, the walk can.
+        (b'{"time":"\\u0000"}', "the stored created_at column no longer matches the entry's bytes"),
+    ],
+)
+def test_entry_rewritten_with_its_hashes_is_named_by_the_database_verifier(log, data, problem):
+    """Bytes that hash to the (rewritten) leaves but no longer carry the columns, or are not JSON."""
+    leaf = tlog.leaf_hash(data)
+    with append_only_disabled("governance_auditentry", "governance_auditleaf") as cursor:
+        cursor.execute(
+            "UPDATE governance_auditentry SET entry_bytes = %s, leaf_hash = %s WHERE id = %s",
+            [data, leaf, log.entry_ids[9]],
+        )
+        cursor.execute("UPDATE governance_auditleaf SET leaf_hash = %s WHERE seq = 9", [leaf])
+    assert _verified_at_once({40}) is None
+    with pytest.raises(CommandError) as db_failure:
+        call_command("verify_audit_log", "--no-record")
+    assert str(db_failure.value) == f"audit log INVALID [bad_entry] (first bad seq: 9): seq 9: {problem}"
+
+
+def test_node_beyond_the_log_is_named_by_the_database_verifier(log):
+    AuditTreeNode.objects.create(level=3, index=5, hash=hashlib.sha256(b"beyond").digest())
+    assert _verified_at_once({40}) is None
+    with pytest.raises(CommandError) as db_failure:
+        call_command("verify_audit_log", "--no-record")
+    assert str(db_failure.value) == (
+        "audit log INVALID [bad_node] (first bad seq: 40): tree node level 3 index 5 lies beyond the log"
+    )
