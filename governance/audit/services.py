@@ -188,37 +188,77 @@ def audit_log_follow(*, interval: float = 0.05, stop: threading.Event | None = N
 
 
 def _take_lock(wait: bool) -> bool:
+    """The integrator lock for this transaction (PostgreSQL). The transaction also commits without
+    waiting for the disk: integration is derived data, and the entries and their queue rows were
+    committed durably by the writes themselves. Should a crash lose this commit, the queue rows are
+    back and the next integration places the same entries at the same seqs (queue order; WAL order
+    keeps every later commit behind this one), so the same tree and the same signed checkpoints
+    result. The lock is its own statement: what the integrator reads next must be read after it."""
     if connection.vendor != "postgresql":
         return True  # SQLite (demo) serialises writers itself; the seq primary key catches a race.
+    lock = "(SELECT true FROM pg_advisory_xact_lock(%s))" if wait else "pg_try_advisory_xact_lock(%s)"
     with connection.cursor() as cursor:
-        if wait:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [INTEGRATOR_LOCK])
-            return True
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [INTEGRATOR_LOCK])
+        cursor.execute(f"SELECT {lock}, set_config('synchronous_commit', 'off', true)", [INTEGRATOR_LOCK])
         row = cursor.fetchone()
-        return bool(row and row[0])
+    return bool(row and row[0])
 
 
-def _integrate_batch(batch_size: int, size: int | None = None) -> int:
-    """Give the oldest pending entries the next seqs and store the subtrees they complete.
+_TAKE_SQL = (
+    "DELETE FROM governance_auditpending WHERE entry_id IN "
+    "(SELECT entry_id FROM governance_auditpending ORDER BY entry_id LIMIT %s) RETURNING entry_id, leaf_hash"
+)
+# PostgreSQL: a batch's leaves and the nodes they complete in one statement, whatever their number.
+_STORE_SQL = """
+WITH leaves AS (
+    INSERT INTO governance_auditleaf (seq, entry_id, leaf_hash)
+    SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bytea[])
+)
+INSERT INTO governance_audittreenode (level, "index", hash)
+SELECT * FROM unnest(%s::int[], %s::bigint[], %s::bytea[])
+"""
 
-    Fixed SQL statements: this runs after every audited write, where compiling ORM queries cost more
-    than PostgreSQL answering them."""
+
+def _take_batch(cursor: Any, batch_size: int, positions: list[tree.Position]) -> tuple[list[Any], dict[Any, bytes]]:
+    """The oldest ``batch_size`` queue rows, taken off the queue, and the stored subtrees at
+    ``positions``: one statement on PostgreSQL, two on SQLite (no DELETE inside WITH)."""
+    subtrees = tree.subtrees_query(positions)
+    if connection.vendor != "postgresql":
+        cursor.execute(_TAKE_SQL, [batch_size])
+        return sorted(cursor.fetchall()), tree.fetch_subtrees(positions)
+    # Only fixed SQL and placeholders are joined; every value is a parameter.
+    sql, params = f"WITH taken AS ({_TAKE_SQL}) SELECT -1, entry_id, leaf_hash FROM taken", [batch_size]  # noqa: S608
+    if subtrees is not None:
+        sql, params = f"{sql} UNION ALL {subtrees[0]}", params + subtrees[1]
+    cursor.execute(sql, params)
+    pending, found = [], {}
+    for level, index, digest in cursor.fetchall():
+        if level == -1:
+            pending.append((index, digest))
+        else:
+            found[(int(level), int(index))] = bytes(digest)
+    return sorted(pending), found
+
+
+def _store(cursor: Any, leaves: list[tuple[int, int, bytes]], nodes: list[tuple[int, int, bytes]]) -> None:
+    if connection.vendor == "postgresql":
+        prepared.execute(cursor, _STORE_SQL, [[row[at] for row in rows] for rows in (leaves, nodes) for at in range(3)])
+        return
+    _insert_rows(cursor, "governance_auditleaf", ("seq", "entry_id", "leaf_hash"), leaves)
+    _insert_rows(cursor, "governance_audittreenode", ("level", '"index"', "hash"), nodes)
+
+
+def _integrate_batch(batch_size: int, size: int) -> int:
+    """Give the oldest pending entries the next seqs and store the subtrees they complete, under the
+    integrator lock; returns how many. Fixed SQL statements (two on PostgreSQL): this runs after
+    every audited write unless a follower runs, where compiling ORM queries cost more than
+    PostgreSQL answering them."""
+    # The right edge of the current tree: the perfect subtrees new leaves merge into.
+    positions = tree.right_edge(size)
     with connection.cursor() as cursor:
-        # Taken off the queue and placed in the tree in one transaction, under the integrator lock.
-        cursor.execute(
-            "DELETE FROM governance_auditpending WHERE entry_id IN "
-            "(SELECT entry_id FROM governance_auditpending ORDER BY entry_id LIMIT %s) RETURNING entry_id, leaf_hash",
-            [batch_size],
-        )
-        pending = sorted(cursor.fetchall())
+        pending, found = _take_batch(cursor, batch_size, positions)
         if not pending:
             return 0
-        if size is None:
-            size = tree.tree_size()
-        # The right edge of the current tree: the perfect subtrees new leaves merge into.
-        positions = tree.right_edge(size)
-        get = tree.getter(tree.fetch_subtrees(positions))
+        get = tree.getter(found)
         stack: list[tuple[int, int, bytes]] = [(level, index, get(level, index)) for level, index in positions]
         leaves: list[tuple[int, int, bytes]] = []
         nodes: list[tuple[int, int, bytes]] = []
@@ -233,13 +273,12 @@ def _integrate_batch(batch_size: int, size: int | None = None) -> int:
                 merged = (right_level + 1, left_index >> 1, tlog.node_hash(left, right))
                 nodes.append(merged)
                 stack.append(merged)
-        _insert_rows(cursor, "governance_auditleaf", ("seq", "entry_id", "leaf_hash"), leaves)
-        _insert_rows(cursor, "governance_audittreenode", ("level", '"index"', "hash"), nodes)
+        _store(cursor, leaves, nodes)
     return len(pending)
 
 
 def _insert_rows(cursor: Any, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
-    """Multi-row INSERTs of at most 1,000 rows (SQLite's and the driver's limits stay far away)."""
+    """Multi-row INSERTs of at most 1,000 rows (SQLite's limits stay far away)."""
     placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
     for start in range(0, len(rows), 1000):
         chunk = rows[start : start + 1000]
@@ -257,30 +296,27 @@ def audit_log_integrate(*, wait: bool = True, batch_size: int = 5000) -> int | N
 
     A batch takes what is pending when it starts; the checkpoint rule is checked after every batch, so
     under a steady stream of writers the log is still checkpointed about every CHECKPOINT_EVERY_ENTRIES
-    entries, not only once the stream pauses."""
+    entries, not only once the stream pauses. A batch smaller than ``batch_size`` emptied the queue
+    as it stood: entries committed since are integrated by their writers, the follower or the sweep."""
     every = max(int(settings.MODELGOV["CHECKPOINT_EVERY_ENTRIES"]), 1)
     try:
         with transaction.atomic():
             if not _take_lock(wait):
                 return None
             with connection.cursor() as cursor:
-                if connection.vendor == "postgresql":
-                    # Integration is derived data: the entries and their queue rows are committed
-                    # durably by the writes themselves. Should a crash lose this commit, the queue rows
-                    # are back and the next integration places the same entries at the same seqs
-                    # (queue order; WAL order keeps every later commit behind this one), so the same
-                    # tree and the same signed checkpoints result. No need to wait for the disk here.
-                    cursor.execute("SET LOCAL synchronous_commit TO OFF")
-                cursor.execute("SELECT size FROM governance_auditcheckpoint ORDER BY id DESC LIMIT 1")
-                row = cursor.fetchone()
-            latest = int(row[0]) if row else 0
-            size = tree.tree_size()
+                cursor.execute(
+                    "SELECT (SELECT size FROM governance_auditcheckpoint ORDER BY id DESC LIMIT 1), "
+                    "(SELECT MAX(seq) FROM governance_auditleaf)"
+                )
+                latest_row, last_seq = cursor.fetchone()
+            latest = int(latest_row or 0)
+            size = 0 if last_seq is None else int(last_seq) + 1
             while True:
                 added = _integrate_batch(batch_size, size)
                 size += added
                 if size - latest >= every:
                     latest = _checkpoint_sign_locked().size
-                if not added:
+                if added < batch_size:
                     break
     except IntegrityError:
         if connection.vendor == "postgresql":
@@ -295,7 +331,7 @@ def audit_checkpoint_create(*, actor: Any = None) -> AuditCheckpoint:
     previous checkpoint. Refuses (CheckpointInconsistent) rather than sign a forked history."""
     with transaction.atomic():
         _take_lock(wait=True)
-        while _integrate_batch(5000):
+        while _integrate_batch(5000, tree.tree_size()):
             pass
         return _checkpoint_sign_locked()
 

@@ -31,10 +31,10 @@ def right_edge(size: int) -> list[Position]:
     return positions
 
 
-def fetch_subtrees(positions: Iterable[Position]) -> dict[Position, bytes]:
-    """The stored hashes of these perfect subtrees (missing ones are simply absent)."""
+def subtrees_query(positions: Iterable[Position]) -> tuple[str, list[int]] | None:
+    """One SELECT of ``(level, index, hash)`` rows for these perfect subtrees (leaves from AuditLeaf,
+    the rest from AuditTreeNode), or None for no position."""
     wanted = sorted(set(positions))
-    found: dict[Position, bytes] = {}
     leaves = [index for level, index in wanted if level == 0]
     nodes = [(level, index) for level, index in wanted if level > 0]
     parts: list[str] = []
@@ -50,14 +50,18 @@ def fetch_subtrees(positions: Iterable[Position]) -> dict[Position, bytes]:
         condition = " OR ".join(['(level = %s AND "index" = %s)'] * len(nodes))
         parts.append(f'SELECT level, "index", hash FROM governance_audittreenode WHERE {condition}')  # noqa: S608
         params += [number for position in nodes for number in position]
-    if not parts:
-        return found
+    # Only placeholders are joined in; every value is a parameter.
+    return (" UNION ALL ".join(parts), params) if parts else None
+
+
+def fetch_subtrees(positions: Iterable[Position]) -> dict[Position, bytes]:
+    """The stored hashes of these perfect subtrees (missing ones are simply absent)."""
+    query = subtrees_query(positions)
+    if query is None:
+        return {}
     with connection.cursor() as cursor:
-        # Only placeholders are joined in; every value is a parameter.
-        cursor.execute(" UNION ALL ".join(parts), params)
-        for level, index, digest in cursor.fetchall():
-            found[(int(level), int(index))] = bytes(digest)
-    return found
+        cursor.execute(*query)
+        return {(int(level), int(index)): bytes(digest) for level, index, digest in cursor.fetchall()}
 
 
 class MissingNode(LookupError):
