@@ -1,5 +1,6 @@
 """Writes of the transparency log: recording entries, integrating them into the tree, checkpoints."""
 
+import contextlib
 import json
 import logging
 import threading
@@ -8,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db import IntegrityError, connection, models, transaction
+from django.db import DatabaseError, IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from core import prepared
@@ -183,7 +184,9 @@ def audit_log_follow(*, interval: float = 0.05, stop: threading.Event | None = N
             audit_log_integrate(wait=True)
             stop.wait(interval)
     finally:
-        with connection.cursor() as cursor:
+        # After a database error the session may be gone, and its lock with it: the error that ended
+        # the loop is the one to report, not a second one from the unlock.
+        with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [FOLLOWER_LOCK])
 
 
