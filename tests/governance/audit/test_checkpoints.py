@@ -143,3 +143,29 @@ def test_a_stale_node_outside_the_proof_does_not_block_signing(subject):
     signed = audit_checkpoint_create()
     assert bytes(signed.root_hash) == tlog.root_from_leaves(leaves())
     assert AuditTreeNode.objects.count() == 20 - 2
+
+
+@pytest.mark.parametrize("vendor", ["postgresql", "sqlite"])
+def test_either_database_s_integration_statements_build_the_same_tree(subject, monkeypatch, vendor):
+    """On PostgreSQL a batch is taken (with the subtrees it merges into) and stored in one statement
+    each; on SQLite (the demo) in plain statements, which are standard SQL and run here on PostgreSQL.
+    Batches of 10 over 37 entries: several batches, the last one short."""
+    from django.db import connection
+
+    from governance.audit.verification import verify_database_log
+    from governance.models import AuditEntry, AuditPending
+
+    audit_entries(37, subject=subject)
+    total = AuditEntry.objects.count()
+    monkeypatch.setattr(connection, "vendor", vendor)  # a single thread: the lock is not needed here
+
+    assert audit_log_integrate(batch_size=10) == total
+
+    monkeypatch.undo()
+    assert AuditPending.objects.count() == 0
+    assert list(AuditLeaf.objects.order_by("seq").values_list("seq", flat=True)) == list(range(total))
+    entry_bytes = AuditLeaf.objects.order_by("seq").values_list("entry__entry_bytes", flat=True)
+    expected = tlog.root_from_leaves([tlog.leaf_hash(bytes(data)) for data in entry_bytes])
+    assert tree.root_at(total) == expected
+    assert AuditTreeNode.objects.count() == total - bin(total).count("1")  # every complete subtree, once
+    assert verify_database_log().root == expected
