@@ -7,6 +7,7 @@ signal, and what a session already holds is read from ``pg_prepared_statements``
 ``EXECUTE``. Prepared statements are not transactional: a rollback keeps them. Behind a pooler in
 transaction mode (PgBouncer) sessions are shared and this must not be used."""
 
+import functools
 import hashlib
 import re
 from typing import Any
@@ -16,8 +17,10 @@ from django.db import connection
 _PLACEHOLDER = re.compile(r"%s")
 
 
+@functools.cache
 def statement_name(sql: str) -> str:
-    # The name follows the text, so two versions of a statement (a deploy) never share a name.
+    # The name follows the text, so two versions of a statement (a deploy) never share a name; the few
+    # fixed texts are hashed once per process, not on every execution of a hot statement.
     return "mg_" + hashlib.sha256(sql.encode("utf-8")).hexdigest()[:24]
 
 

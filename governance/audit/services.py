@@ -5,6 +5,7 @@ import json
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -33,7 +34,16 @@ FOLLOWER_LOCK = 0x6D676F77
 # How long a writer trusts its last look at whether a follower is running.
 FOLLOWER_CHECK_SECONDS = 1.0
 
-_follower_seen: dict[str, float | bool] = {"at": float("-inf"), "present": False}
+
+@dataclass
+class _FollowerLook:
+    """This process's last look at whether a follower runs: when, and what it saw."""
+
+    at: float = float("-inf")
+    present: bool = False
+
+
+_follower_seen = _FollowerLook()
 
 
 def _actor_parts(actor: AbstractBaseUser | AnonymousUser | None) -> tuple[int | None, str]:
@@ -149,8 +159,8 @@ def integrator_following() -> bool:
     if connection.vendor != "postgresql":
         return False
     now = time.monotonic()
-    if now - float(_follower_seen["at"]) < FOLLOWER_CHECK_SECONDS:
-        return bool(_follower_seen["present"])
+    if now - _follower_seen.at < FOLLOWER_CHECK_SECONDS:
+        return _follower_seen.present
     with connection.cursor() as cursor:
         # A bigint advisory key shows in pg_locks as classid (high half), objid (low half), objsubid 1.
         cursor.execute(
@@ -159,13 +169,13 @@ def integrator_following() -> bool:
             [FOLLOWER_LOCK >> 32, FOLLOWER_LOCK & 0xFFFFFFFF],
         )
         row = cursor.fetchone()
-    _follower_seen.update(at=now, present=bool(row and row[0]))
-    return bool(_follower_seen["present"])
+    _follower_seen.at, _follower_seen.present = now, bool(row and row[0])
+    return _follower_seen.present
 
 
 def integrator_follow_forget() -> None:
     """Forget the last look at the follower (tests; a process that knows one just started or stopped)."""
-    _follower_seen.update(at=float("-inf"), present=False)
+    _follower_seen.at, _follower_seen.present = float("-inf"), False
 
 
 def audit_log_follow(*, interval: float = 0.05, stop: threading.Event | None = None) -> None:
@@ -190,18 +200,22 @@ def audit_log_follow(*, interval: float = 0.05, stop: threading.Event | None = N
             cursor.execute("SELECT pg_advisory_unlock(%s)", [FOLLOWER_LOCK])
 
 
-def _take_lock(wait: bool) -> bool:
-    """The integrator lock for this transaction (PostgreSQL). The transaction also commits without
-    waiting for the disk: integration is derived data, and the entries and their queue rows were
-    committed durably by the writes themselves. Should a crash lose this commit, the queue rows are
-    back and the next integration places the same entries at the same seqs (queue order; WAL order
+def _take_lock(wait: bool, *, asynchronous_commit: bool = False) -> bool:
+    """The integrator lock for this transaction (PostgreSQL), in a statement of its own: what the
+    integrator reads next must be read after it.
+
+    ``asynchronous_commit``: the transaction commits without waiting for the disk (set in the same
+    statement). Only for plain integration, which is derived data: the entries and their queue rows
+    were committed durably by the writes themselves. Should a crash lose this commit, the queue rows
+    are back and the next integration places the same entries at the same seqs (queue order; WAL order
     keeps every later commit behind this one), so the same tree and the same signed checkpoints
-    result. The lock is its own statement: what the integrator reads next must be read after it."""
+    result. A checkpoint made on demand is handed out (an export, a caller): it commits durably."""
     if connection.vendor != "postgresql":
         return True  # SQLite (demo) serialises writers itself; the seq primary key catches a race.
     lock = "(SELECT true FROM pg_advisory_xact_lock(%s))" if wait else "pg_try_advisory_xact_lock(%s)"
+    commit = ", set_config('synchronous_commit', 'off', true)" if asynchronous_commit else ""
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {lock}, set_config('synchronous_commit', 'off', true)", [INTEGRATOR_LOCK])
+        cursor.execute(f"SELECT {lock}{commit}", [INTEGRATOR_LOCK])
         row = cursor.fetchone()
     return bool(row and row[0])
 
@@ -295,38 +309,41 @@ def _insert_rows(cursor: Any, table: str, columns: tuple[str, ...], rows: list[t
 
 def audit_log_integrate(*, wait: bool = True, batch_size: int = 5000) -> int | None:
     """Integrate every pending entry into the tree; returns the tree size, or None when another
-    integrator holds the lock and ``wait`` is False (that integrator drains the queue).
-
-    A batch takes what is pending when it starts; the checkpoint rule is checked after every batch, so
-    under a steady stream of writers the log is still checkpointed about every CHECKPOINT_EVERY_ENTRIES
-    entries, not only once the stream pauses. A batch smaller than ``batch_size`` emptied the queue
-    as it stood: entries committed since are integrated by their writers, the follower or the sweep."""
-    every = max(int(settings.MODELGOV["CHECKPOINT_EVERY_ENTRIES"]), 1)
+    integrator holds the lock and ``wait`` is False (that integrator drains the queue)."""
     try:
         with transaction.atomic():
-            if not _take_lock(wait):
+            if not _take_lock(wait, asynchronous_commit=True):
                 return None
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT (SELECT size FROM governance_auditcheckpoint ORDER BY id DESC LIMIT 1), "
-                    "(SELECT MAX(seq) FROM governance_auditleaf)"
-                )
-                latest_row, last_seq = cursor.fetchone()
-            latest = int(latest_row or 0)
-            size = 0 if last_seq is None else int(last_seq) + 1
-            while True:
-                added = _integrate_batch(batch_size, size)
-                size += added
-                if size - latest >= every:
-                    latest = _checkpoint_sign_locked().size
-                if added < batch_size:
-                    break
+            return _drain_locked(batch_size)
     except IntegrityError:
         if connection.vendor == "postgresql":
             raise
         logger.info("another integrator got there first (SQLite); nothing lost, its leaves stand")
         return None
-    return size
+
+
+def _drain_locked(batch_size: int, *, cadence: bool = True) -> int:
+    """Integrate what is pending, batch by batch, under the integrator lock; returns the tree size.
+
+    A batch takes what is pending when it starts; with ``cadence`` the checkpoint rule is checked after
+    every batch, so under a steady stream of writers the log is still checkpointed about every
+    CHECKPOINT_EVERY_ENTRIES entries, not only once the stream pauses. A batch smaller than ``batch_size`` emptied the queue
+    as it stood: entries committed since are integrated by their writers, the follower or the sweep."""
+    every = max(int(settings.MODELGOV["CHECKPOINT_EVERY_ENTRIES"]), 1)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT (SELECT size FROM governance_auditcheckpoint ORDER BY id DESC LIMIT 1), "  # noqa: S608
+            f"({tree.LAST_SEQ_SQL})"
+        )
+        latest_size, last_seq = cursor.fetchone()
+    latest, size = int(latest_size or 0), tree.size_after(last_seq)
+    while True:
+        added = _integrate_batch(batch_size, size)
+        size += added
+        if cadence and size - latest >= every:
+            latest = _checkpoint_sign_locked().size
+        if added < batch_size:
+            return size
 
 
 def audit_checkpoint_create(*, actor: Any = None) -> AuditCheckpoint:
@@ -334,8 +351,7 @@ def audit_checkpoint_create(*, actor: Any = None) -> AuditCheckpoint:
     previous checkpoint. Refuses (CheckpointInconsistent) rather than sign a forked history."""
     with transaction.atomic():
         _take_lock(wait=True)
-        while _integrate_batch(5000, tree.tree_size()):
-            pass
+        _drain_locked(5000, cadence=False)  # the checkpoint below covers all of it
         return _checkpoint_sign_locked()
 
 

@@ -11,13 +11,22 @@ from hooks import tlog
 Position = tuple[int, int]  # (level, index): 2**level leaves starting at leaf index * 2**level
 
 
+# The last seq given; the tree holds one more leaf than that (seqs run 0..n-1). A scalar query, so that
+# the integrator can read it within a statement of its own.
+LAST_SEQ_SQL = "SELECT MAX(seq) FROM governance_auditleaf"
+
+
+def size_after(last_seq: int | None) -> int:
+    return 0 if last_seq is None else int(last_seq) + 1
+
+
 def tree_size() -> int:
     # Fixed statements throughout this module: they run on every audited write (the integrator) and
     # every proof, where compiling ORM queries cost more than PostgreSQL answering them.
     with connection.cursor() as cursor:
-        cursor.execute("SELECT MAX(seq) FROM governance_auditleaf")
+        cursor.execute(LAST_SEQ_SQL)
         row = cursor.fetchone()
-    return 0 if row is None or row[0] is None else int(row[0]) + 1
+    return size_after(row[0] if row else None)
 
 
 def right_edge(size: int) -> list[Position]:

@@ -162,7 +162,7 @@ def test_the_follower_check_asks_the_database_at_most_once_per_interval(model, d
     assert integrator_following() is False
     with django_assert_num_queries(0):
         assert integrator_following() is False
-    services._follower_seen["at"] = time.monotonic() - services.FOLLOWER_CHECK_SECONDS
+    services._follower_seen.at = time.monotonic() - services.FOLLOWER_CHECK_SECONDS
     with django_assert_num_queries(1):
         assert integrator_following() is False
 
