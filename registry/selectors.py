@@ -1,5 +1,8 @@
 """Reads of the registry app."""
 
+import hashlib
+import json
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,6 +12,7 @@ from django.db.models import Max, QuerySet
 from guardian.shortcuts import get_objects_for_user
 
 from core import prepared, rawrows
+from core.signing import KeyPurpose, service_public_key
 from governance.audit.selectors import audit_entry_after
 from governance.choices import AuditEvent
 from hooks import tlog
@@ -122,36 +126,82 @@ class VerificationCheck:
     reason: str
 
 
-def model_version_verify(*, version: ModelVersion) -> list[VerificationCheck]:
+# The gate's memo of signature verifications: the checks that depend only on stored bytes and keys,
+# by a digest of every value they read. Bounded; the oldest answer goes first.
+_VERIFIED: dict[str, tuple[VerificationCheck, ...]] = {}
+_VERIFIED_LIMIT = 4096
+_VERIFIED_LOCK = threading.Lock()
+
+
+def model_version_verify(
+    *, version: ModelVersion, logged_sha256: str | None = None, look_up_log: bool = True, reuse_verified: bool = False
+) -> list[VerificationCheck]:
     """Re-verify a registered version from what is stored: the digest, the producer's signature,
-    the producer key's state, and the service's countersignature against the logged hash."""
-    checks: list[VerificationCheck] = []
+    the producer key's state, and the service's countersignature against the logged hash.
+
+    The countersignature hash logged at registration is read from the audit log unless the caller
+    read it already (``look_up_log=False`` and ``logged_sha256``: the gate reads it in its one query).
+    ``reuse_verified`` (the gate): the digest and signature checks are pure functions of the stored
+    manifest, signatures, digest and keys, so their answer is kept, by a digest of all of those values,
+    and reused while none of them changes. The key's state and the logged hash are read every time."""
+    if look_up_log:
+        logged = audit_entry_after(event_type=AuditEvent.MODEL_VERSION_REGISTERED, subject=version)
+        logged_sha256 = logged.get("countersignature_sha256") if logged else None
+    key = version.signing_key
+    pure = _pure_checks_reused(version) if reuse_verified else _pure_checks(version)
+    digest, producer, countersignature = pure
+    if countersignature.ok and logged_sha256 != version.countersignature_sha256:
+        countersignature = VerificationCheck("countersignature", False, "its hash is not the one in the audit log")
+    revoked = key.revoked_at
+    reason = "" if revoked is None else f"the key was revoked at {revoked.isoformat()}"
+    active = VerificationCheck("signing_key_active", revoked is None, reason)
+    return [digest, producer, active, countersignature]
+
+
+def _pure_checks_reused(version: ModelVersion) -> tuple[VerificationCheck, ...]:
+    inputs = [
+        version.manifest.get("resources"),
+        version.artifact_digest,
+        version.producer_signature,
+        version.signing_key.public_key_pem,
+        version.model.name,
+        version.version,
+        version.countersignature,
+        version.countersignature_sha256,
+        service_public_key(KeyPurpose.INVENTORY).public_bytes_raw().hex(),
+    ]
+    memo_key = hashlib.sha256(json.dumps(inputs, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    found = _VERIFIED.get(memo_key)
+    if found is None:
+        found = _pure_checks(version)
+        with _VERIFIED_LOCK:
+            if len(_VERIFIED) >= _VERIFIED_LIMIT:
+                del _VERIFIED[next(iter(_VERIFIED))]
+            _VERIFIED[memo_key] = found
+    return found
+
+
+def _pure_checks(version: ModelVersion) -> tuple[VerificationCheck, ...]:
+    """The digest, the producer's signature and the countersignature (not yet against the log)."""
     try:
         computed = root_digest(validate_manifest({"resources": version.manifest.get("resources")}))
         ok = computed == version.artifact_digest
-        checks.append(VerificationCheck("digest", ok, "" if ok else f"the manifest's root digest is {computed}"))
+        digest = VerificationCheck("digest", ok, "" if ok else f"the manifest's root digest is {computed}")
     except ManifestError as exc:
-        checks.append(VerificationCheck("digest", False, f"the stored manifest is not valid: {exc}"))
-    key = version.signing_key
+        digest = VerificationCheck("digest", False, f"the stored manifest is not valid: {exc}")
     try:
-        signed = verify_producer_signature(signature=version.producer_signature, public_key_pem=key.public_key_pem)
+        signed = verify_producer_signature(
+            signature=version.producer_signature, public_key_pem=version.signing_key.public_key_pem
+        )
         ok = (
             signed.root_digest == version.artifact_digest
             and signed.resources == version.manifest.get("resources")
             and signed.subject_name == version.model.name
         )
-        checks.append(VerificationCheck("producer_signature", ok, "" if ok else "it signs another manifest"))
+        producer = VerificationCheck("producer_signature", ok, "" if ok else "it signs another manifest")
     except SignatureProblem as exc:
-        checks.append(VerificationCheck("producer_signature", False, str(exc)))
-    checks.append(
-        VerificationCheck(
-            "signing_key_active",
-            key.revoked_at is None,
-            "" if key.revoked_at is None else f"the key was revoked at {key.revoked_at.isoformat()}",
-        )
-    )
-    checks.append(_countersignature_check(version))
-    return checks
+        producer = VerificationCheck("producer_signature", False, str(exc))
+    return digest, producer, _countersignature_check(version)
 
 
 def _countersignature_check(version: ModelVersion) -> VerificationCheck:
@@ -167,7 +217,4 @@ def _countersignature_check(version: ModelVersion) -> VerificationCheck:
         return VerificationCheck("countersignature", False, "it signs another model")
     if envelope_sha256(version.countersignature) != version.countersignature_sha256:
         return VerificationCheck("countersignature", False, "its hash is not the one recorded")
-    logged = audit_entry_after(event_type=AuditEvent.MODEL_VERSION_REGISTERED, subject=version)
-    if not logged or logged.get("countersignature_sha256") != version.countersignature_sha256:
-        return VerificationCheck("countersignature", False, "its hash is not the one in the audit log")
     return VerificationCheck("countersignature", True, "")

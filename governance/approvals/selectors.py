@@ -1,7 +1,8 @@
 """Reads of the approval workflow, including the gate's question: is this version approved now?"""
 
 from dataclasses import dataclass
-from typing import Any
+from datetime import date, datetime
+from typing import Any, NamedTuple
 
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
@@ -82,33 +83,48 @@ class ApprovalStatus:
     expires_at: str | None = None
 
 
-def approval_status_for(*, version: ModelVersion, stage: str) -> ApprovalStatus:
-    """Is ``version`` approved for ``stage`` now: bound to its digest, not expired, conditions met?"""
-    now = timezone.now()
-    # The latest granted request (by decision time) if there is one, else the latest request. A version
-    # has a handful of requests per stage (one, and one more per refusal): chosen here from a plain
-    # filter, which the gate asks on every decision and Django compiles far faster than an ordering
-    # by expressions.
-    requests: list[Any] = list(
+class ApprovalRow(NamedTuple):
+    """What the gate reads of one approval request."""
+
+    pk: int
+    state: str
+    artifact_digest: str
+    created_at: datetime
+    decided_at: datetime | None
+    expires_at: datetime | None
+    conditions_due: date | None
+    policy_version: int | None
+
+
+def approval_rows(*, version: ModelVersion, stage: str) -> list[ApprovalRow]:
+    """Every request about ``version`` for ``stage``: a version has a handful per stage (one, and one
+    more per refusal), read with a plain filter, which the gate asks on every decision and Django
+    compiles far faster than an ordering by expressions."""
+    rows = (
         ApprovalRequest.objects.filter(model_version=version, target_stage=stage)
         .order_by()
-        .values_list(
-            "pk",
-            "state",
-            "artifact_digest",
-            "created_at",
-            "decided_at",
-            "expires_at",
-            "conditions_due",
-            "policy__version",
-            named=True,
-        )
+        .values_list(*ApprovalRow._fields[:-1], "policy__version")
     )
-    granted = [request for request in requests if request.state in GRANTED_STATES]
+    return [ApprovalRow._make(row) for row in rows]
+
+
+def approval_status_for(*, version: ModelVersion, stage: str) -> ApprovalStatus:
+    """Is ``version`` approved for ``stage`` now: bound to its digest, not expired, conditions met?"""
+    return approval_status_from(
+        rows=approval_rows(version=version, stage=stage), artifact_digest=version.artifact_digest, stage=stage
+    )
+
+
+def approval_status_from(*, rows: list[ApprovalRow], artifact_digest: str, stage: str) -> ApprovalStatus:
+    """The status that ``rows`` (every request about one version for ``stage``) give a version whose
+    registered digest is ``artifact_digest``: the latest granted request (by decision time) if there
+    is one, else the latest request."""
+    now = timezone.now()
+    granted = [request for request in rows if request.state in GRANTED_STATES]
     latest = (
         max(granted, key=lambda request: (request.decided_at or request.created_at, request.created_at, request.pk))
         if granted
-        else max(requests, key=lambda request: (request.created_at, request.pk), default=None)
+        else max(rows, key=lambda request: (request.created_at, request.pk), default=None)
     )
     if latest is None:
         return ApprovalStatus(False, "no_request", f"No approval was requested for {stage}.")
@@ -118,14 +134,14 @@ def approval_status_for(*, version: ModelVersion, stage: str) -> ApprovalStatus:
             f"request_{latest.state}",
             f"The latest request is {latest.state}.",
             latest.pk,
-            latest.policy__version,
+            latest.policy_version,
         )
     expires = latest.expires_at.isoformat() if latest.expires_at else None
 
     def status(approved: bool, reason: str, detail: str) -> ApprovalStatus:
-        return ApprovalStatus(approved, reason, detail, latest.pk, latest.policy__version, expires)
+        return ApprovalStatus(approved, reason, detail, latest.pk, latest.policy_version, expires)
 
-    if latest.artifact_digest != version.artifact_digest:
+    if latest.artifact_digest != artifact_digest:
         return status(False, "digest_mismatch", "The approval is bound to another artifact.")
     if latest.expires_at is None or latest.expires_at <= now:
         return status(False, "expired", f"The approval expired at {expires}.")

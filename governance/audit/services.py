@@ -19,7 +19,7 @@ from core.context import current_request_id
 from core.signing import KeyPurpose, service_private_key
 from core.transaction import after_commit
 from governance.audit import tree
-from governance.audit.selectors import audit_export_bundle, export_range
+from governance.audit.selectors import audit_export_bundle, audit_seq_of, export_range
 from governance.choices import AuditEvent
 from governance.errors import AuditOutsideTransaction, CheckpointInconsistent
 from governance.models import AuditCheckpoint, AuditEntry, AuditPending
@@ -44,6 +44,12 @@ class _FollowerLook:
 
 
 _follower_seen = _FollowerLook()
+
+# Seqs that this process's integrations gave and committed, by entry id: a writer whose own
+# integration placed its entry (the after-commit integration) knows the seq without asking again.
+# Bounded: the oldest go first. A seq never changes once its integration commits.
+_placed: dict[int, int] = {}
+_PLACED_LIMIT = 10_000
 
 
 def _actor_parts(actor: AbstractBaseUser | AnonymousUser | None) -> tuple[int | None, str]:
@@ -264,7 +270,7 @@ def _store(cursor: Any, leaves: list[tuple[int, int, bytes]], nodes: list[tuple[
     _insert_rows(cursor, "governance_audittreenode", ("level", '"index"', "hash"), nodes)
 
 
-def _integrate_batch(batch_size: int, size: int) -> int:
+def _integrate_batch(batch_size: int, size: int, placed: list[tuple[int, int]] | None = None) -> int:
     """Give the oldest pending entries the next seqs and store the subtrees they complete, under the
     integrator lock; returns how many. Fixed SQL statements (two on PostgreSQL): this runs after
     every audited write unless a follower runs, where compiling ORM queries cost more than
@@ -291,6 +297,8 @@ def _integrate_batch(batch_size: int, size: int) -> int:
                 nodes.append(merged)
                 stack.append(merged)
         _store(cursor, leaves, nodes)
+    if placed is not None:
+        placed.extend((entry_id, seq) for seq, entry_id, _leaf in leaves)
     return len(pending)
 
 
@@ -314,7 +322,10 @@ def audit_log_integrate(*, wait: bool = True, batch_size: int = 5000) -> int | N
         with transaction.atomic():
             if not _take_lock(wait, asynchronous_commit=True):
                 return None
-            return _drain_locked(batch_size)
+            placed: list[tuple[int, int]] = []
+            size = _drain_locked(batch_size, placed=placed)
+            transaction.on_commit(lambda: _remember_placed(placed))
+            return size
     except IntegrityError:
         if connection.vendor == "postgresql":
             raise
@@ -322,13 +333,31 @@ def audit_log_integrate(*, wait: bool = True, batch_size: int = 5000) -> int | N
         return None
 
 
-def _drain_locked(batch_size: int, *, cadence: bool = True) -> int:
+def _remember_placed(placed: list[tuple[int, int]]) -> None:
+    _placed.update(placed)
+    while len(_placed) > _PLACED_LIMIT:
+        del _placed[next(iter(_placed))]
+
+
+def forget_placed(**_kwargs: Any) -> None:
+    _placed.clear()
+
+
+def audit_seq_known(*, entry_id: int) -> int | None:
+    """The seq of an entry: from this process's own committed integrations if one placed it, else from
+    the database (None while it is still queued)."""
+    seq = _placed.get(entry_id)
+    return seq if seq is not None else audit_seq_of(entry_id=entry_id)
+
+
+def _drain_locked(batch_size: int, *, cadence: bool = True, placed: list[tuple[int, int]] | None = None) -> int:
     """Integrate what is pending, batch by batch, under the integrator lock; returns the tree size.
 
     A batch takes what is pending when it starts; with ``cadence`` the checkpoint rule is checked after
     every batch, so under a steady stream of writers the log is still checkpointed about every
-    CHECKPOINT_EVERY_ENTRIES entries, not only once the stream pauses. A batch smaller than ``batch_size`` emptied the queue
-    as it stood: entries committed since are integrated by their writers, the follower or the sweep."""
+    CHECKPOINT_EVERY_ENTRIES entries, not only once the stream pauses. A batch smaller than ``batch_size``
+    emptied the queue as it stood: entries committed since are integrated by their writers, the follower or
+    the sweep."""
     every = max(int(settings.MODELGOV["CHECKPOINT_EVERY_ENTRIES"]), 1)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -338,7 +367,7 @@ def _drain_locked(batch_size: int, *, cadence: bool = True) -> int:
         latest_size, last_seq = cursor.fetchone()
     latest, size = int(latest_size or 0), tree.size_after(last_seq)
     while True:
-        added = _integrate_batch(batch_size, size)
+        added = _integrate_batch(batch_size, size, placed)
         size += added
         if cadence and size - latest >= every:
             latest = _checkpoint_sign_locked().size

@@ -24,9 +24,13 @@ EVENT_TYPES: dict[str, type] = {
 
 
 def notify_after_commit(*, hook: str, event: Any, subject: Any) -> None:
-    """Queue ``hook(event=...)`` for every plugin once the current transaction commits."""
+    """Queue ``hook(event=...)`` for every plugin once the current transaction commits; nothing when
+    no plugin implements the hook (the worker loads the same plugins from the same settings and entry
+    points, so its task would call nobody)."""
     from governance.tasks import plugin_notify_task
 
+    if not getattr(get_plugin_manager().hook, hook).get_hookimpls():
+        return
     after_commit(plugin_notify_task.delay, hook, dataclasses.asdict(event), subject._meta.label, str(subject.pk))
 
 

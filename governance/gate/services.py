@@ -14,19 +14,18 @@ from django.utils import timezone
 from core.canonical import canonical_json
 from core.errors import PermissionDenied
 from core.signing import KeyPurpose
-from governance.approvals.selectors import approval_status_for
-from governance.audit.selectors import audit_seq_of
-from governance.audit.services import audit_log_integrate, audit_record
+from governance.approvals.selectors import approval_status_from
+from governance.audit.services import audit_log_integrate, audit_record, audit_seq_known
 from governance.choices import AuditEvent
 from governance.errors import InvalidStage
 from governance.gate.notify import notify_after_commit
+from governance.gate.selectors import GateFacts, gate_facts
 from governance.models import GateDecision
 from hooks import events, tlog
 from hooks.manager import get_plugin_manager
 from hooks.manifest import INTOTO_PAYLOAD_TYPE, STATEMENT_TYPE
 from registry.choices import ModelPermission, Stage
 from registry.models import ModelVersion
-from registry.permissions import user_has_model_perm
 from registry.selectors import model_version_verify
 from registry.services import model_version_promote
 from registry.signing import envelope_sha256
@@ -37,10 +36,14 @@ GATE_PREDICATE_TYPE = "https://modelgov.dev/gate-decision/v1"
 GATE_STAGES = (Stage.STAGING, Stage.PRODUCTION)
 
 
-def _context(*, version: ModelVersion, stage: str, digest: str, pipeline: events.PipelineInfo) -> events.GateContext:
+def _context(
+    *, version: ModelVersion, stage: str, digest: str, pipeline: events.PipelineInfo, facts: GateFacts
+) -> events.GateContext:
     model = version.model
-    checks = model_version_verify(version=version)
-    approval = approval_status_for(version=version, stage=stage)
+    checks = model_version_verify(
+        version=version, logged_sha256=facts.logged_countersignature_sha256, look_up_log=False, reuse_verified=True
+    )
+    approval = approval_status_from(rows=facts.approvals, artifact_digest=version.artifact_digest, stage=stage)
     return events.GateContext(
         model=model.name,
         version=version.version,
@@ -109,14 +112,15 @@ def gate_evaluate(
 ) -> tuple[GateDecision, int | None]:
     """Evaluate a promotion and return the logged decision and its audit seq."""
     model = version.model
-    if not user_has_model_perm(actor, ModelPermission.REQUEST_PROMOTION, model):
+    facts = gate_facts(actor=actor, version=version, stage=target_stage)
+    if not facts.may_request_promotion:
         raise PermissionDenied(
             f"You may not ask the gate about model {model.name!r}.",
             extra={"model": model.name, "permission": ModelPermission.REQUEST_PROMOTION.value},
         )
     if target_stage not in GATE_STAGES:
         raise InvalidStage(f"The gate promotes to {' or '.join(GATE_STAGES)}.", extra={"target_stage": target_stage})
-    context = _context(version=version, stage=target_stage, digest=artifact_digest, pipeline=pipeline)
+    context = _context(version=version, stage=target_stage, digest=artifact_digest, pipeline=pipeline, facts=facts)
     checks = _run_checks(context)
     builtin_ran = {vote.name for vote in checks} >= set(BUILTIN_ORDER)
     allow = builtin_ran and all(vote.outcome == "pass" for vote in checks)
@@ -200,8 +204,8 @@ def gate_evaluate(
             subject=row,
         )
     # The after-commit integration usually placed the entry already; integrate here only if it lost the race.
-    seq = audit_seq_of(entry_id=entry.pk)
+    seq = audit_seq_known(entry_id=entry.pk)
     if seq is None:
         audit_log_integrate(wait=True)
-        seq = audit_seq_of(entry_id=entry.pk)
+        seq = audit_seq_known(entry_id=entry.pk)
     return row, seq

@@ -11,6 +11,7 @@ import psycopg2
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
 
 from governance.audit import services
 from governance.audit.services import (
@@ -192,3 +193,38 @@ def test_integrate_audit_log_refuses_a_bad_interval(interval):
     with pytest.raises(CommandError, match="--interval must be more than 0 and at most 60 seconds"):
         call_command("integrate_audit_log", "--follow", "--interval", interval)
     assert follower_lock_holders() == []
+
+
+def test_a_writer_whose_integration_placed_its_entry_knows_the_seq_without_asking(model):
+    services.forget_placed()
+    entry = record(model, 1)  # no follower: the writer integrates after its commit
+
+    seq = AuditLeaf.objects.get(entry=entry).seq
+    with CaptureQueriesContext(connection) as queries:
+        assert services.audit_seq_known(entry_id=entry.pk) == seq
+    assert len(queries) == 0
+
+    services.forget_placed()
+    with CaptureQueriesContext(connection) as queries:
+        assert services.audit_seq_known(entry_id=entry.pk) == seq
+    assert len(queries) == 1
+
+
+def test_an_integration_that_rolls_back_leaves_no_seq_in_memory(model):
+    services.forget_placed()
+    holder = raw_connection()
+    try:
+        with holder.cursor() as cursor:  # another integrator holds the lock: the writer's try fails
+            cursor.execute("SELECT pg_advisory_lock(%s)", [services.INTEGRATOR_LOCK])
+        entry = record(model, 2)
+    finally:
+        holder.close()
+    assert AuditPending.objects.filter(entry=entry).exists()
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        audit_log_integrate()
+        raise RuntimeError("roll back")
+
+    assert (services._placed.get(entry.pk), services.audit_seq_known(entry_id=entry.pk)) == (None, None)
+    size = audit_log_integrate()
+    assert services.audit_seq_known(entry_id=entry.pk) == AuditLeaf.objects.get(entry=entry).seq == size - 1
