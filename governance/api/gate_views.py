@@ -8,9 +8,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.serializers import StrictInputSerializer, storable_json
+from governance.gate.selectors import gate_subject
 from governance.gate.services import gate_evaluate
 from hooks.events import PipelineInfo
-from registry.selectors import model_version_get_for_user
 
 
 class PipelineInput(StrictInputSerializer):
@@ -61,7 +61,9 @@ class GatePromotionApi(generics.GenericAPIView):
         data = GateInput(data=request.data)
         data.is_valid(raise_exception=True)
         values: dict[str, Any] = data.validated_data
-        version = model_version_get_for_user(name=values["model"], version=values["version"], user=request.user)
+        version, facts = gate_subject(
+            name=values["model"], version=values["version"], actor=request.user, stage=values["target_stage"]
+        )
         decision, seq = gate_evaluate(
             actor=request.user,
             version=version,
@@ -70,6 +72,7 @@ class GatePromotionApi(generics.GenericAPIView):
             pipeline=PipelineInfo(**values.get("pipeline", {})),
             dry_run=values["dry_run"],
             promote=values["promote"],
+            facts=facts,
         )
         # The body as GateOutput describes it (the schema), built directly: every value is already what
         # the serializer would render, and the gate answers on every deploy.

@@ -11,6 +11,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from core import rawrows
 from core.canonical import canonical_json
 from core.errors import PermissionDenied
 from core.signing import KeyPurpose
@@ -109,10 +110,13 @@ def gate_evaluate(
     pipeline: events.PipelineInfo,
     dry_run: bool = False,
     promote: bool = False,
+    facts: GateFacts | None = None,
 ) -> tuple[GateDecision, int | None]:
-    """Evaluate a promotion and return the logged decision and its audit seq."""
+    """Evaluate a promotion and return the logged decision and its audit seq. ``facts``: what
+    ``gate_subject`` read with the version, if the caller read them together (the API)."""
     model = version.model
-    facts = gate_facts(actor=actor, version=version, stage=target_stage)
+    if facts is None:
+        facts = gate_facts(actor=actor, version=version, stage=target_stage)
     if not facts.may_request_promotion:
         raise PermissionDenied(
             f"You may not ask the gate about model {model.name!r}.",
@@ -153,7 +157,7 @@ def gate_evaluate(
     envelope = _sign(statement)
     envelope_hash = envelope_sha256(envelope)
     with transaction.atomic():
-        row = GateDecision.objects.create(
+        row = GateDecision(
             id=decision_id,
             model_version=version,
             target_stage=target_stage,
@@ -169,6 +173,7 @@ def gate_evaluate(
             created_by=actor,
             created_at=now,
         )
+        rawrows.insert(row)  # a prepared INSERT on PostgreSQL: the gate writes one on every call
         entry = audit_record(
             actor=actor,
             event_type=AuditEvent.GATE_DECIDED,

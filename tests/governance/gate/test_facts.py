@@ -11,11 +11,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from governance.approvals.selectors import ApprovalRow, approval_status_for, approval_status_from
-from governance.gate.selectors import gate_facts, gate_facts_by_selectors
+from governance.gate.selectors import gate_facts, gate_facts_by_selectors, gate_subject
 from governance.models import ApprovalRequest, GateDecision
 from hooks.events import GateDecided
 from hooks.specs import hookimpl
-from registry.selectors import VerificationCheck, model_version_verify
+from registry.errors import ModelNotFound, ModelVersionNotFound
+from registry.selectors import VerificationCheck, model_version_get_for_user, model_version_verify
 from tests.conftest import client_for
 from tests.factories import approve_promotion, make_version, seed_admin
 
@@ -201,3 +202,42 @@ def test_a_listening_plugin_is_notified_of_the_decision(world, approved, plugin,
     answer = response.json()
     assert notification_callbacks(callbacks) == ["after_commit(Task.delay)"]
     assert [(event.decision_id, event.decision) for event in listener.heard] == [(answer["decision_id"], "allow")]
+
+
+def same_version(found: Any, expected: Any) -> None:
+    """Two instances of one version with the same stored values, model, creator and key."""
+
+    def values(instance: Any) -> dict[str, Any]:
+        return {field.attname: getattr(instance, field.attname) for field in instance._meta.concrete_fields}
+
+    assert values(found) == values(expected)
+    for related in ("model", "created_by", "signing_key"):
+        assert values(getattr(found, related)) == values(getattr(expected, related))
+
+
+@pytest.mark.parametrize("who", ["ci_b", "owner_b", "auditor", "admin"])
+def test_the_version_and_its_facts_in_one_statement(world, approved, who):
+    actor = seed_admin() if who == "admin" else getattr(world, who)
+
+    with CaptureQueriesContext(connection) as queries:
+        found, facts = gate_subject(name="model-b", version=1, actor=actor, stage="production")
+    assert len([query for query in queries if query["sql"].startswith("EXECUTE")]) == 1
+
+    same_version(found, model_version_get_for_user(name="model-b", version=1, user=actor))
+    assert facts == gate_facts_by_selectors(actor=actor, version=found, stage="production")
+    assert (facts.may_request_promotion, [row.pk for row in facts.approvals]) == (who != "auditor", [approved.pk])
+
+
+@pytest.mark.parametrize(
+    ("who", "name", "version", "error", "code"),
+    [
+        ("ci_a", "model-b", 1, ModelNotFound, "model_not_found"),  # may not view: not found, as everywhere
+        ("ci_b", "model-b", 9, ModelVersionNotFound, "model_version_not_found"),
+        ("ci_b", "no-such-model", 1, ModelNotFound, "model_not_found"),
+    ],
+)
+def test_a_version_the_caller_may_not_see_is_not_found(world, who, name, version, error, code):
+    with pytest.raises(error) as raised:
+        gate_subject(name=name, version=version, actor=getattr(world, who), stage="production")
+
+    assert raised.value.code == code

@@ -1,0 +1,63 @@
+"""core.rawrows.insert stores exactly what ``save(force_insert=True)`` stores, in one prepared statement."""
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from core import rawrows
+from governance.models import GateDecision
+
+pytestmark = pytest.mark.django_db
+
+
+def decision(world, **fields) -> GateDecision:
+    values = {
+        "id": uuid.uuid4(),
+        "model_version": world.version_b1,
+        "target_stage": "production",
+        "requested_digest": world.version_b1.artifact_digest,
+        "decision": "deny",
+        "checks": [{"name": "digest_matches", "outcome": "fail", "reason": "digest_mismatch", "details": {"é": 1}}],
+        "pipeline": {"system": "github", "run_id": "7"},
+        "policy_version": None,
+        "envelope": {"payload": "e30=", "payloadType": "application/vnd.in-toto+json", "signatures": []},
+        "envelope_sha256": "ab" * 32,
+        "dry_run": True,
+        "created_by": world.ci_b,
+        "created_at": datetime(2026, 12, 7, 17, 0, 0, 123456, tzinfo=UTC),
+    }
+    return GateDecision(**{**values, **fields})
+
+
+def stored(pk) -> dict:
+    row = GateDecision.objects.filter(pk=pk).values().get()
+    row.pop("id")
+    return row
+
+
+def test_the_prepared_insert_stores_what_save_stores(world):
+    by_orm = decision(world)
+    by_orm.save(force_insert=True)
+    raw = decision(world)
+
+    with CaptureQueriesContext(connection) as queries:
+        rawrows.insert(raw)
+
+    assert [query["sql"].split(" ")[0] for query in queries][-1] == "EXECUTE"
+    assert stored(raw.pk) == stored(by_orm.pk)
+    assert (raw._state.adding, raw._state.db) == (False, "default")
+    assert GateDecision.objects.get(pk=raw.pk).checks[0]["details"] == {"é": 1}
+
+
+def test_defaults_and_nulls_are_stored_as_the_orm_stores_them(world):
+    by_orm = decision(world, pipeline={}, approval_request=None, policy_version=3)
+    by_orm.save(force_insert=True)
+    raw = decision(world, pipeline={}, approval_request=None, policy_version=3)
+
+    rawrows.insert(raw)
+
+    assert stored(raw.pk) == stored(by_orm.pk)
+    assert stored(raw.pk)["promoted"] is False
