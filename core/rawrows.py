@@ -22,6 +22,11 @@ def _fields(model: type[models.Model]) -> tuple[Any, ...]:
 
 
 def select_list(model: type[models.Model], alias: str) -> str:
+    return _select_list(model, alias, connection.vendor)
+
+
+@cache
+def _select_list(model: type[models.Model], alias: str, _vendor: str) -> str:
     quote = connection.ops.quote_name
     return ", ".join(f"{alias}.{quote(field.column)}" for field in _fields(model))
 

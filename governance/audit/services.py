@@ -230,51 +230,54 @@ _TAKE_SQL = (
     "DELETE FROM governance_auditpending WHERE entry_id IN "
     "(SELECT entry_id FROM governance_auditpending ORDER BY entry_id LIMIT %s) RETURNING entry_id, leaf_hash"
 )
-# PostgreSQL: a batch's leaves and the nodes they complete in one statement, whatever their number.
-_STORE_SQL = """
-WITH leaves AS (
-    INSERT INTO governance_auditleaf (seq, entry_id, leaf_hash)
-    SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bytea[])
-)
-INSERT INTO governance_audittreenode (level, "index", hash)
-SELECT * FROM unnest(%s::int[], %s::bigint[], %s::bytea[])
-"""
+# PostgreSQL: one batch integrated by the database itself (migration governance 0009): the lock, the
+# right edge, the queue and the new leaves and nodes in one statement.
+_INTEGRATE_SQL = "SELECT tree_size, added, checkpoint_size, entry_ids, seqs FROM mg_audit_integrate(%s, %s, %s, %s)"
+
+
+@dataclass(frozen=True)
+class _Batch:
+    size: int  # the tree size after the batch
+    added: int
+    checkpoint_size: int  # of the latest signed checkpoint (0 before the first)
+    placed: list[tuple[int, int]]  # (entry id, seq)
+
+
+def _integrate_in_database(batch_size: int, *, wait: bool, asynchronous: bool) -> _Batch | None:
+    """One batch through ``mg_audit_integrate`` (PostgreSQL); None when ``wait`` is False and another
+    integrator holds the lock. In autocommit this is the whole transaction; inside one, it joins it."""
+    with connection.cursor() as cursor:
+        try:
+            cursor.execute(_INTEGRATE_SQL, [INTEGRATOR_LOCK, batch_size, wait, asynchronous])
+        except DatabaseError as exc:
+            if getattr(exc.__cause__, "pgcode", None) == "XX001":  # data_corrupted: a right-edge hash is missing
+                raise tree.MissingNode(str(exc.__cause__).strip()) from exc
+            raise
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    size, added, checkpoint_size, entry_ids, seqs = row
+    return _Batch(int(size), int(added), int(checkpoint_size or 0), list(zip(entry_ids, seqs, strict=True)))
 
 
 def _take_batch(cursor: Any, batch_size: int, positions: list[tree.Position]) -> tuple[list[Any], dict[Any, bytes]]:
-    """The oldest ``batch_size`` queue rows, taken off the queue, and the stored subtrees at
-    ``positions``: one statement on PostgreSQL, two on SQLite (no DELETE inside WITH)."""
-    subtrees = tree.subtrees_query(positions)
-    if connection.vendor != "postgresql":
-        cursor.execute(_TAKE_SQL, [batch_size])
-        return sorted(cursor.fetchall()), tree.fetch_subtrees(positions)
-    # Only fixed SQL and placeholders are joined; every value is a parameter.
-    sql, params = f"WITH taken AS ({_TAKE_SQL}) SELECT -1, entry_id, leaf_hash FROM taken", [batch_size]  # noqa: S608
-    if subtrees is not None:
-        sql, params = f"{sql} UNION ALL {subtrees[0]}", params + subtrees[1]
-    cursor.execute(sql, params)
-    pending, found = [], {}
-    for level, index, digest in cursor.fetchall():
-        if level == -1:
-            pending.append((index, digest))
-        else:
-            found[(int(level), int(index))] = bytes(digest)
-    return sorted(pending), found
-
-
-def _store(cursor: Any, leaves: list[tuple[int, int, bytes]], nodes: list[tuple[int, int, bytes]]) -> None:
-    if connection.vendor == "postgresql":
-        prepared.execute(cursor, _STORE_SQL, [[row[at] for row in rows] for rows in (leaves, nodes) for at in range(3)])
-        return
-    _insert_rows(cursor, "governance_auditleaf", ("seq", "entry_id", "leaf_hash"), leaves)
-    _insert_rows(cursor, "governance_audittreenode", ("level", '"index"', "hash"), nodes)
+    """The oldest ``batch_size`` queue rows, taken off the queue, and the stored subtrees at ``positions``
+    (SQLite: no DELETE inside WITH, so two statements)."""
+    cursor.execute(_TAKE_SQL, [batch_size])
+    return sorted(cursor.fetchall()), tree.fetch_subtrees(positions)
 
 
 def _integrate_batch(batch_size: int, size: int, placed: list[tuple[int, int]] | None = None) -> int:
     """Give the oldest pending entries the next seqs and store the subtrees they complete, under the
-    integrator lock; returns how many. Fixed SQL statements (two on PostgreSQL): this runs after
-    every audited write unless a follower runs, where compiling ORM queries cost more than
-    PostgreSQL answering them."""
+    integrator lock; returns how many. PostgreSQL integrates the batch itself (one statement); on SQLite
+    (the demo) plain statements take the batch and store what this computes."""
+    if connection.vendor == "postgresql":
+        batch = _integrate_in_database(batch_size, wait=True, asynchronous=False)  # the lock is held: re-entrant
+        if batch is None or batch.size != size + batch.added:
+            raise RuntimeError(f"the integrator lock is held, yet the tree is not of size {size} any more")
+        if placed is not None:
+            placed.extend(batch.placed)
+        return batch.added
     # The right edge of the current tree: the perfect subtrees new leaves merge into.
     positions = tree.right_edge(size)
     with connection.cursor() as cursor:
@@ -296,7 +299,8 @@ def _integrate_batch(batch_size: int, size: int, placed: list[tuple[int, int]] |
                 merged = (right_level + 1, left_index >> 1, tlog.node_hash(left, right))
                 nodes.append(merged)
                 stack.append(merged)
-        _store(cursor, leaves, nodes)
+        _insert_rows(cursor, "governance_auditleaf", ("seq", "entry_id", "leaf_hash"), leaves)
+        _insert_rows(cursor, "governance_audittreenode", ("level", '"index"', "hash"), nodes)
     if placed is not None:
         placed.extend((entry_id, seq) for seq, entry_id, _leaf in leaves)
     return len(pending)
@@ -318,19 +322,46 @@ def _insert_rows(cursor: Any, table: str, columns: tuple[str, ...], rows: list[t
 def audit_log_integrate(*, wait: bool = True, batch_size: int = 5000) -> int | None:
     """Integrate every pending entry into the tree; returns the tree size, or None when another
     integrator holds the lock and ``wait`` is False (that integrator drains the queue)."""
+    if connection.vendor == "postgresql":
+        return _integrate_postgresql(wait=wait, batch_size=batch_size)
     try:
         with transaction.atomic():
             if not _take_lock(wait, asynchronous_commit=True):
                 return None
             placed: list[tuple[int, int]] = []
             size = _drain_locked(batch_size, placed=placed)
-            transaction.on_commit(lambda: _remember_placed(placed))
+            after_commit(_remember_placed, placed)
             return size
     except IntegrityError:
         if connection.vendor == "postgresql":
             raise
         logger.info("another integrator got there first (SQLite); nothing lost, its leaves stand")
         return None
+
+
+def _integrate_postgresql(*, wait: bool, batch_size: int) -> int | None:
+    """Batch after batch, each one statement and (in autocommit) its own transaction, committed
+    asynchronously (see ``_take_lock``); a checkpoint is signed whenever CHECKPOINT_EVERY_ENTRIES
+    entries have been integrated since the last one."""
+    every = max(int(settings.MODELGOV["CHECKPOINT_EVERY_ENTRIES"]), 1)
+    placed: list[tuple[int, int]] = []
+    size: int | None = None
+    while True:
+        batch = _integrate_in_database(batch_size, wait=wait, asynchronous=True)
+        if batch is None:  # another integrator holds the lock: it drains the queue
+            break
+        size = batch.size
+        placed.extend(batch.placed)
+        if size - batch.checkpoint_size >= every:
+            with transaction.atomic():
+                _take_lock(wait=True, asynchronous_commit=True)
+                _drain_locked(batch_size, cadence=False, placed=placed)
+                size = _checkpoint_sign_locked().size
+        if batch.added < batch_size:
+            break
+    if placed:
+        after_commit(_remember_placed, placed)  # at once, unless inside a transaction
+    return size
 
 
 def _remember_placed(placed: list[tuple[int, int]]) -> None:

@@ -147,9 +147,9 @@ def test_a_stale_node_outside_the_proof_does_not_block_signing(subject):
 
 @pytest.mark.parametrize("vendor", ["postgresql", "sqlite"])
 def test_either_database_s_integration_statements_build_the_same_tree(subject, monkeypatch, vendor):
-    """On PostgreSQL a batch is taken (with the subtrees it merges into) and stored in one statement
-    each; on SQLite (the demo) in plain statements, which are standard SQL and run here on PostgreSQL.
-    Batches of 10 over 37 entries: several batches, the last one short."""
+    """On PostgreSQL the database integrates a batch itself (mg_audit_integrate, PL/pgSQL); on SQLite
+    (the demo) Python computes the tree and plain statements store it, which are standard SQL and run
+    here on PostgreSQL. Batches of 10 over 37 entries: several batches, the last one short."""
     from django.db import connection
 
     from governance.audit.verification import verify_database_log
@@ -169,3 +169,22 @@ def test_either_database_s_integration_statements_build_the_same_tree(subject, m
     assert tree.root_at(total) == expected
     assert AuditTreeNode.objects.count() == total - bin(total).count("1")  # every complete subtree, once
     assert verify_database_log().root == expected
+
+
+def test_a_missing_right_edge_hash_stops_the_integration_and_loses_nothing(subject):
+    """The database's integrator refuses to extend a tree whose right edge it cannot read."""
+    from governance.audit.tree import MissingNode
+    from governance.models import AuditPending
+
+    audit_entries(6, subject=subject)
+    assert audit_log_integrate() == 6  # size 6: the right edge is node 2/0 and node 1/2
+    with append_only_disabled("governance_audittreenode") as cursor:
+        cursor.execute('DELETE FROM governance_audittreenode WHERE level = 1 AND "index" = 2')
+    audit_entries(1, subject=subject)
+
+    with pytest.raises(MissingNode) as missing, transaction.atomic():
+        audit_log_integrate()
+
+    assert "no stored hash at level 1, index 2" in str(missing.value)
+    assert AuditPending.objects.count() == 1
+    assert AuditLeaf.objects.count() == 6
