@@ -169,3 +169,37 @@ def test_an_anonymous_request_writes_nothing(world, approved):
 
     assert (response.status_code, response.json()["code"]) == (401, "not_authenticated")
     assert snapshot() == before
+
+
+def test_one_input_serializer_serves_every_request_without_carrying_anything_over(world, approved):
+    """The view validates with one GateInput made at import: a refused body leaves nothing behind for
+    the next request, and a pipeline given once is not remembered when the next body has none."""
+    client = client_for(world.ci_b)
+    with_pipeline = gate_body(world.version_b1, pipeline={"system": "gitlab", "metadata": {"ticket": "T-1"}})
+
+    refused = client.post(GATE_URL, {**gate_body(world.version_b1), "force": True}, format="json")
+    first = client.post(GATE_URL, with_pipeline, format="json")
+    second = client.post(GATE_URL, gate_body(world.version_b1), format="json")
+    refused_again = client.post(GATE_URL, {**gate_body(world.version_b1), "version": "x"}, format="json")
+
+    assert (refused.status_code, refused.json()["code"]) == (400, "unknown_field")
+    assert refused.json()["extra"] == {"fields": {"unknown_fields": ["force"]}}
+    assert (first.status_code, second.status_code) == (200, 200)
+    pipelines = {row.pk: row.pipeline for row in GateDecision.objects.all()}
+    assert pipelines[uuid.UUID(first.json()["decision_id"])] == {
+        "system": "gitlab",
+        "run_id": "",
+        "url": "",
+        "commit": "",
+        "metadata": {"ticket": "T-1"},
+    }
+    assert pipelines[uuid.UUID(second.json()["decision_id"])] == {
+        "system": "",
+        "run_id": "",
+        "url": "",
+        "commit": "",
+        "metadata": {},
+    }
+    assert (refused_again.status_code, refused_again.json()["code"]) == (400, "validation_error")
+    assert refused_again.json()["extra"] == {"fields": {"version": ["A valid integer is required."]}}
+    assert len(pipelines) == 2
