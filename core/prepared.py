@@ -42,7 +42,9 @@ def execute(cursor: Any, sql: str, params: list[Any]) -> None:
         body = _PLACEHOLDER.sub(lambda _match: f"${next(numbers)}", sql)
         cursor.execute(f"PREPARE {name} AS {body}")
         prepared.add(name)
-    if params:
-        cursor.execute(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})", params)
-    else:
-        cursor.execute(f"EXECUTE {name}")
+    cursor.execute(_execute_sql(name, len(params)), params or None)
+
+
+@functools.cache
+def _execute_sql(name: str, count: int) -> str:
+    return f"EXECUTE {name} ({', '.join(['%s'] * count)})" if count else f"EXECUTE {name}"

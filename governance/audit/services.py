@@ -1,6 +1,7 @@
 """Writes of the transparency log: recording entries, integrating them into the tree, checkpoints."""
 
 import contextlib
+import functools
 import json
 import logging
 import threading
@@ -107,54 +108,45 @@ def audit_record(
     }
     entry_bytes = canonical_json(document)
     leaf = tlog.leaf_hash(entry_bytes)
-    entry = AuditEntry(
-        created_at=now,
-        actor_id=actor_id,
-        actor_name=actor_name,
-        event_type=str(event_type),
-        subject_type=subject_type,
-        subject_id=subject_id,
-        subject_repr=subject_repr,
-        model_name=model_name,
-        before=before,
-        after=after,
-        request_id=request_id,
-        entry_bytes=entry_bytes,
-        leaf_hash=leaf,
-    )
+    values = {
+        "created_at": now,
+        "actor_id": actor_id,
+        "actor_name": actor_name,
+        "event_type": str(event_type),
+        "subject_type": subject_type,
+        "subject_id": subject_id,
+        "subject_repr": subject_repr,
+        "model_name": model_name,
+        "before": before,
+        "after": after,
+        "request_id": request_id,
+        "entry_bytes": entry_bytes,
+        "leaf_hash": leaf,
+    }
     if connection.vendor == "postgresql":
         # The entry and its place in the integrator's queue in one prepared statement: every audited
         # write runs it, and compiling two ORM inserts (or planning the statement) cost more than
-        # PostgreSQL running it.
+        # PostgreSQL running it. The instance is then built from the stored values as a query would
+        # build it (positional, which is several times cheaper than keyword arguments).
+        params = list(values.values())
+        params[8:10] = [None if before is None else json.dumps(before), None if after is None else json.dumps(after)]
         with connection.cursor() as cursor:
-            prepared.execute(
-                cursor,
-                _RECORD_SQL,
-                [
-                    now,
-                    actor_id,
-                    actor_name,
-                    entry.event_type,
-                    subject_type,
-                    subject_id,
-                    subject_repr,
-                    model_name,
-                    None if before is None else json.dumps(before),
-                    None if after is None else json.dumps(after),
-                    request_id,
-                    entry_bytes,
-                    leaf,
-                ],
-            )
-            entry.pk = cursor.fetchone()[0]
-        entry._state.adding = False
-        entry._state.db = connection.alias
+            prepared.execute(cursor, _RECORD_SQL, params)
+            values["id"] = cursor.fetchone()[0]
+        names = _entry_attnames()
+        entry = AuditEntry.from_db(connection.alias, names, [values[name] for name in names])
     else:
+        entry = AuditEntry(**values)
         entry.save(force_insert=True)
         AuditPending.objects.create(entry=entry, leaf_hash=leaf)
     if not integrator_following():
         after_commit(audit_log_integrate, wait=False)
     return entry
+
+
+@functools.cache
+def _entry_attnames() -> tuple[str, ...]:
+    return tuple(field.attname for field in AuditEntry._meta.concrete_fields)
 
 
 def integrator_following() -> bool:
