@@ -12,7 +12,7 @@ from core.signing import KeyPurpose, public_key_pem, service_public_key
 from governance.audit import tree
 from governance.errors import EntryNotIntegrated, TreeSizeOutOfRange
 from governance.models import AuditCheckpoint, AuditEntry, AuditLeaf
-from hooks.bundle import BUNDLE_FORMAT, perfect_pieces, range_hash, range_proof_plan
+from hooks.bundle import BUNDLE_FORMAT, bundle_entry, perfect_pieces, range_hash, range_proof_plan
 from registry.models import RegisteredModel
 
 
@@ -150,7 +150,7 @@ def audit_export_bundle(*, start: int | None, end: int | None) -> dict[str, Any]
         for old, new in itertools.pairwise(sizes)
     ]
     entries = [
-        {"seq": seq, "entry": b64(bytes(entry_bytes)), "leaf_hash": b64(bytes(leaf_hash))}
+        bundle_entry(seq, bytes(entry_bytes), bytes(leaf_hash))
         for seq, leaf_hash, entry_bytes in AuditLeaf.objects.filter(seq__gte=start, seq__lt=end)
         .order_by("seq")
         .values_list("seq", "leaf_hash", "entry__entry_bytes")

@@ -46,6 +46,14 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
+def exported(seq: int, data: bytes, leaf: bytes) -> dict[str, Any]:
+    """A bundle entry as docs/audit-log.md defines it: the text if the bytes are UTF-8, else base64."""
+    try:
+        return {"seq": seq, "entry": data.decode("utf-8"), "leaf_hash": b64(leaf)}
+    except UnicodeDecodeError:
+        return {"seq": seq, "entry_b64": b64(data), "leaf_hash": b64(leaf)}
+
+
 def entry_bytes(seq: int) -> bytes:
     return json.dumps({"event": "TEST_EVENT", "n": seq, "v": 1}, sort_keys=True, separators=(",", ":")).encode()
 
@@ -147,9 +155,7 @@ def make_bundle(
             {"from": old, "to": new, "proof": [b64(node) for node in tlog.consistency_proof(old, new, log.subtrees)]}
             for old, new in itertools.pairwise(distinct)
         ],
-        "entries": [
-            {"seq": seq, "entry": b64(log.entries[seq]), "leaf_hash": b64(log.leaves[seq])} for seq in range(start, end)
-        ],
+        "entries": [exported(seq, log.entries[seq], log.leaves[seq]) for seq in range(start, end)],
         "range_proof": [b64(node) for node in naive_range_proof(start, end, final, log.subtrees)],
     }
 
@@ -303,12 +309,12 @@ def test_entry_replaced_by_another_seq_is_named():
     assert (error.code, error.seq, str(error)) == ("missing_entry", 7, "entry seq 7 is missing (found 8)")
 
 
-def test_flipped_entry_byte_is_named():
+def test_one_character_changed_in_an_entry_is_named():
     log = make_log(20)
     bundle = make_bundle(log, SIZES)
-    data = bytearray(log.entries[9])
-    data[5] ^= 0x01
-    bundle["entries"][9]["entry"] = b64(bytes(data))
+    text = bundle["entries"][9]["entry"]
+    assert text == '{"event":"TEST_EVENT","n":9,"v":1}'
+    bundle["entries"][9]["entry"] = text.replace('"n":9', '"n":8')
     error = rejection(bundle, log)
     assert (error.code, error.seq, str(error)) == ("bad_entry", 9, "entry seq 9: its bytes do not hash to its leaf")
 
@@ -318,9 +324,7 @@ def test_flipped_entry_byte_without_leaf_hashes_is_bounded_by_the_checkpoints():
     bundle = make_bundle(log, SIZES)
     for item in bundle["entries"]:
         del item["leaf_hash"]
-    data = bytearray(log.entries[9])
-    data[5] ^= 0x01
-    bundle["entries"][9]["entry"] = b64(bytes(data))
+    bundle["entries"][9]["entry"] = bundle["entries"][9]["entry"].replace('"n":9', '"n":8')
     error = rejection(bundle, log)
     assert (error.code, error.seq) == ("root_mismatch", 5)
 
@@ -328,26 +332,28 @@ def test_flipped_entry_byte_without_leaf_hashes_is_bounded_by_the_checkpoints():
 def test_flipped_entry_byte_in_a_partial_bundle_fails_the_range_proof():
     log = make_log(20)
     bundle = make_bundle(log, SIZES, start=3, end=9)
-    data = bytearray(log.entries[4])
-    data[5] ^= 0x01
-    bundle["entries"][1] = {"seq": 4, "entry": b64(bytes(data))}
+    bundle["entries"][1] = {"seq": 4, "entry": log.entries[4].decode().replace('"n":4', '"n":5')}
     error = rejection(bundle, log)
     assert (error.code, error.seq) == ("root_mismatch", None)
 
 
-def test_entry_that_is_not_json_is_refused():
+@pytest.mark.parametrize("item", [{"entry_b64": b64(b"\xff not json")}, {"entry": "{not json"}], ids=["bytes", "text"])
+def test_entry_that_is_not_json_is_refused(item):
     log = make_log(20)
     bundle = make_bundle(log, SIZES)
-    bundle["entries"][3] = {"seq": 3, "entry": b64(b"\xff not json")}
+    bundle["entries"][3] = {"seq": 3, **item}
     error = rejection(bundle, log)
     assert (error.code, error.seq, str(error)) == ("bad_entry", 3, "entry seq 3 is not JSON")
 
 
 def test_signed_entry_that_is_not_json_is_refused_unless_the_json_check_is_off():
     """The JSON check is separate from integrity: a log whose service signed non-JSON bytes fails it,
-    and verifies without it, since every hash and signature holds."""
+    and verifies without it, since every hash and signature holds. Bytes that are not UTF-8 travel as
+    ``entry_b64``, and only them."""
     log = make_log(20, replace={3: b"\xff not json"})
     bundle = make_bundle(log, SIZES)
+    assert bundle["entries"][3] == {"seq": 3, "entry_b64": "/yBub3QganNvbg==", "leaf_hash": b64(log.leaves[3])}
+    assert [seq for seq, item in enumerate(bundle["entries"]) if "entry" not in item] == [3]
     error = rejection(bundle, log)
     assert (error.code, error.seq, str(error)) == ("bad_entry", 3, "entry seq 3 is not JSON")
     report = verify_bundle(bundle, log.key.public_key(), check_json=False)
@@ -357,10 +363,49 @@ def test_signed_entry_that_is_not_json_is_refused_unless_the_json_check_is_off()
 def test_flipped_entry_byte_is_named_without_the_json_check():
     log = make_log(20)
     bundle = make_bundle(log, SIZES)
-    bundle["entries"][9]["entry"] = b64(log.entries[9].replace(b'"n":9', b'"n":8'))
+    bundle["entries"][9]["entry"] = log.entries[9].decode().replace('"n":9', '"n":8')
     with pytest.raises(BundleError) as caught:
         verify_bundle(bundle, log.key.public_key(), check_json=False)
     assert (caught.value.code, caught.value.seq) == ("bad_entry", 9)
+
+
+def test_entry_bytes_that_are_not_utf8_are_named_by_their_leaf():
+    """A changed entry whose bytes are no longer UTF-8 is exported as ``entry_b64`` and caught by its
+    hash, with or without the JSON check."""
+    data = bytearray(entry_bytes(9))
+    data[5] = 0xFF
+    changed = make_log(20, replace={9: bytes(data)})
+    log = make_log(20)
+    bundle = make_bundle(log, SIZES)
+    bundle["entries"][9] = exported(9, changed.entries[9], log.leaves[9])
+    assert set(bundle["entries"][9]) == {"seq", "entry_b64", "leaf_hash"}
+    for check_json in (True, False):
+        error = rejection(bundle, log, check_json=check_json)
+        assert (error.code, error.seq, str(error)) == ("bad_entry", 9, "entry seq 9: its bytes do not hash to its leaf")
+
+
+@pytest.mark.parametrize("ensure_ascii", [True, False])
+def test_entry_text_beyond_ascii_keeps_its_bytes_through_the_bundle_json(ensure_ascii):
+    """Whether the bundle's JSON escapes non-ASCII characters or not, the string read back encodes to
+    the signed bytes: a two-byte, a three-byte (U+2028, which JSON text may hold raw) and a four-byte
+    character, a quote, a backslash and a control character."""
+    text = '{"note":"caf\u00e9 \u2028 \U0001f600 \\"\\\\ \\u0001","v":1}'
+    log = make_log(20, replace={4: text.encode("utf-8")})
+    assert len(log.entries[4]) == len(text) + 1 + 2 + 3  # é, U+2028, the emoji in UTF-8
+    bundle = json.loads(json.dumps(make_bundle(log, SIZES), ensure_ascii=ensure_ascii))
+    assert bundle["entries"][4]["entry"] == text
+    assert verify_bundle(bundle, log.key.public_key()) == BundleReport(ORIGIN, 0, 20, 3, 20, log.root(20))
+
+
+def test_entry_nested_too_deeply_to_parse_is_refused_by_the_json_check():
+    """Python's parser gives up on deep nesting: the verifier says so instead of failing with a
+    traceback, and the log still verifies without the JSON check."""
+    deep = b"[" * 100_000 + b"]" * 100_000
+    log = make_log(20, replace={4: deep})
+    bundle = make_bundle(log, SIZES)
+    error = rejection(bundle, log)
+    assert (error.code, error.seq, str(error)) == ("bad_entry", 4, "entry seq 4 is nested too deeply to check as JSON")
+    assert verify_bundle(bundle, log.key.public_key(), check_json=False).tree_size == 20
 
 
 @pytest.mark.parametrize("seq", [0, 11, 19])
@@ -375,16 +420,24 @@ def test_entry_without_its_leaf_hash_verifies(seq):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"entry": "eyJ2IjoxfQ"}, "entry 6 is not valid base64"),  # no padding
-        ({"entry": 7}, "entry 6 is not a base64 string"),
+        ({"entry": None, "entry_b64": "eyJ2IjoxfQ"}, "entry 6 is not valid base64"),  # no padding
+        ({"entry": None, "entry_b64": 7}, "entry 6 is not a base64 string"),
+        ({"entry": 7}, "entry 6 is not a string"),
+        ({"entry": b"{}"}, "entry 6 is not a string"),
+        # JSON can escape a lone surrogate; UTF-8 cannot encode it, so the string stands for no bytes.
+        ({"entry": json.loads('"{\\ud800}"')}, "entry 6 is not Unicode text (it holds a lone surrogate)"),
+        ({"entry_b64": b64(entry_bytes(6))}, "entry 6 must have exactly one of entry and entry_b64"),
+        ({"entry": None}, "entry 6 must have exactly one of entry and entry_b64"),
         ({"leaf_hash": "not base64!"}, "leaf hash 6 is not valid base64"),
         ({"seq": "6"}, "entry seq 6 is missing (found '6')"),
     ],
 )
 def test_malformed_entry_is_named(change, message):
+    """(A None in ``change`` removes the field.)"""
     log = make_log(20)
     bundle = make_bundle(log, SIZES)
-    bundle["entries"][6] = {**bundle["entries"][6], **change}
+    merged = {**bundle["entries"][6], **change}
+    bundle["entries"][6] = {key: value for key, value in merged.items() if value is not None}
     error = rejection(bundle, log)
     assert (error.code, error.seq, str(error)) == (
         "missing_entry" if "seq" in change else "bundle_invalid",
@@ -398,10 +451,31 @@ MUTATIONS = {
     "drop leaf_hash": lambda item: {key: value for key, value in item.items() if key != "leaf_hash"},
     "seq as float": lambda item: {**item, "seq": float(item["seq"])},
     "seq plus one": lambda item: {**item, "seq": item["seq"] + 1},
-    "entry unpadded": lambda item: {**item, "entry": item["entry"].rstrip("=")},
+    "entry as entry_b64": lambda item: {
+        "seq": item["seq"],
+        "entry_b64": b64(item["entry"].encode()),
+        "leaf_hash": item["leaf_hash"],
+    },
+    "entry_b64 unpadded": lambda item: {
+        "seq": item["seq"],
+        "entry_b64": b64(item["entry"].encode()).rstrip("="),
+        "leaf_hash": item["leaf_hash"],
+    },
+    "entry and entry_b64": lambda item: {**item, "entry_b64": b64(item["entry"].encode())},
     "entry with a newline": lambda item: {**item, "entry": item["entry"][:4] + "\n" + item["entry"][4:]},
-    "entry of another seq": lambda item: {**item, "entry": b64(entry_bytes(item["seq"] + 1))},
-    "entry not JSON": lambda item: {**item, "entry": b64(b"{not json")},
+    # Whitespace around a JSON value: json.loads allows it; the hash matches the new text.
+    "entry in whitespace, leaf rehashed": lambda item: {
+        **item,
+        "entry": f" {item['entry']}\n",
+        "leaf_hash": b64(tlog.leaf_hash(f" {item['entry']}\n".encode())),
+    },
+    "entry with a lone surrogate": lambda item: {**item, "entry": item["entry"] + "\ud800"},
+    "entry of another seq": lambda item: {**item, "entry": entry_bytes(item["seq"] + 1).decode()},
+    "entry not JSON, leaf rehashed": lambda item: {
+        **item,
+        "entry": "{not json",
+        "leaf_hash": b64(tlog.leaf_hash(b"{not json")),
+    },
     "entry as bytes": lambda item: {**item, "entry": item["entry"].encode()},
     "leaf_hash of zeros": lambda item: {**item, "leaf_hash": b64(bytes(32))},
     "not a dict": lambda item: [item],

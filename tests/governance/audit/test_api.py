@@ -366,6 +366,11 @@ def test_export_verifies_offline_and_is_logged(world, log_key, exporter):
     )
     assert bundle["public_key_pem"] == public_key_pem(log_key)
     assert len(bundle["entries"]) == checkpoint.size == AuditEntry.objects.count() - 1
+    assert bundle["format"] == "modelgov-audit-bundle/v2"
+    stored = AuditLeaf.objects.order_by("seq").values_list("seq", "entry__entry_bytes")[: checkpoint.size]
+    assert [(item["seq"], item["entry"].encode("utf-8")) for item in bundle["entries"]] == [
+        (seq, bytes(data)) for seq, data in stored
+    ]
     logged = AuditEntry.objects.order_by("-id").first()
     assert (logged.event_type, logged.actor_id, logged.actor_name, logged.subject_type, logged.subject_id) == (
         "AUDIT_LOG_EXPORTED",
@@ -401,8 +406,24 @@ def test_second_export_covers_the_first_export_entry(world, log_key):
     first = client.get("/api/v1/audit/export").json()
     second = client.get("/api/v1/audit/export").json()
     assert second["to"] == first["to"] + 1
-    assert b64d(second["entries"][-1]["entry"]).startswith(b'{"actor":{"id":%d,"name":"auditor"}' % world.auditor.pk)
+    assert second["entries"][-1]["entry"].startswith(f'{{"actor":{{"id":{world.auditor.pk},"name":"auditor"}}')
     assert verify_bundle(second, log_key, known_checkpoint=first["checkpoints"][-1]).tree_size == second["to"]
+
+
+def test_export_carries_entry_text_beyond_ascii_as_the_signed_bytes(world, log_key):
+    """The API writes the bundle as UTF-8 JSON; an entry's string is its text, whose UTF-8 is the
+    stored bytes (the model name holds a two-, a three- and a four-byte character)."""
+    name = "mod\u00e8le \u2603 \U0001f600"
+    audit_entries(1, subject=world.team_a, model_name=name)
+    response = client_for(world.auditor).get("/api/v1/audit/export")
+    assert response.status_code == 200
+    bundle = response.json()
+    [item] = [item for item in bundle["entries"] if f'"model":"{name}"' in item["entry"]]
+    assert set(item) == {"seq", "entry", "leaf_hash"}
+    stored = AuditLeaf.objects.get(seq=item["seq"])
+    assert item["entry"].encode("utf-8") == bytes(stored.entry.entry_bytes)
+    assert b64d(item["leaf_hash"]) == bytes(stored.leaf_hash)
+    assert verify_bundle(bundle, log_key).tree_size == bundle["to"]
 
 
 @pytest.mark.parametrize("query", [{"from": 9, "to": 3}, {"to": 100000}, {"from": 100000}])

@@ -7,6 +7,7 @@ new checkpoint is signed over the tampered data: the checkpoints it carries are 
 before the tampering.
 """
 
+import base64
 import hashlib
 import io
 import json
@@ -83,6 +84,18 @@ def flip_entry_byte(log: Log) -> None:
             "UPDATE governance_auditentry SET entry_bytes = %s WHERE id = %s", [bytes(data), log.entry_ids[21]]
         )
         assert cursor.rowcount == 1
+
+
+def put_bytes_that_are_not_utf8(log: Log) -> bytes:
+    """Entry 21's bytes with one byte replaced by 0xFF, which UTF-8 never holds; returns them."""
+    data = bytearray(AuditEntry.objects.get(pk=log.entry_ids[21]).entry_bytes)
+    data[30] = 0xFF
+    with append_only_disabled("governance_auditentry") as cursor:
+        cursor.execute(
+            "UPDATE governance_auditentry SET entry_bytes = %s WHERE id = %s", [bytes(data), log.entry_ids[21]]
+        )
+        assert cursor.rowcount == 1
+    return bytes(data)
 
 
 def delete_middle_row(log: Log) -> None:
@@ -181,7 +194,7 @@ def add_checkpoint_for_another_origin(log: Log) -> None:
 
 @dataclass(frozen=True)
 class Case:
-    tamper: Callable[[Log], None]
+    tamper: Callable[[Log], object]
     db_code: str
     db_seq: int | None
     bundle_code: str
@@ -194,6 +207,7 @@ class Case:
 
 CASES = [
     Case(flip_entry_byte, "bad_entry", 21, "bad_entry", 21),
+    Case(put_bytes_that_are_not_utf8, "bad_entry", 21, "bad_entry", 21),
     Case(delete_middle_row, "missing_entry", 21, "missing_entry", 21),
     # The leaves still hash right one by one; their first common subtree [12, 14) no longer does. Offline,
     # the first checkpoint that no longer matches bounds the damage to seqs 8..15.
@@ -295,6 +309,27 @@ def test_tampering_is_caught_by_both_verifiers(case, log, log_key, tmp_path):
     result = run_cli(tmp_path, bundle, known)
     where = f" (first bad seq: {case.bundle_seq})" if case.bundle_seq is not None else ""
     assert (result.returncode, result.stdout) == (1, f"INVALID [{case.bundle_code}]{where}: {offline_failure.value}\n")
+
+
+def test_entry_bytes_that_are_not_utf8_are_exported_as_base64_and_caught(log, log_key):
+    """The bundle carries entries as text; bytes that are not UTF-8 (only a changed row has them) are
+    exported all the same, as ``entry_b64``, and fail their leaf hash with or without the JSON check."""
+    data = put_bytes_that_are_not_utf8(log)
+    bundle = audit_export_bundle(start=None, end=None)
+    assert bundle["entries"][21] == {
+        "seq": 21,
+        "entry_b64": base64.b64encode(data).decode("ascii"),
+        "leaf_hash": base64.b64encode(log.leaves[21]).decode("ascii"),
+    }
+    assert [seq for seq, item in enumerate(bundle["entries"]) if set(item) != {"seq", "entry", "leaf_hash"}] == [21]
+    for check_json in (True, False):
+        with pytest.raises(BundleError) as failure:
+            verify_bundle(bundle, log_key, check_json=check_json)
+        assert (failure.value.code, failure.value.seq, str(failure.value)) == (
+            "bad_entry",
+            21,
+            "entry seq 21: its bytes do not hash to its leaf",
+        )
 
 
 def test_log_shorter_than_its_checkpoint_is_caught_and_not_exported(log):
