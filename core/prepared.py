@@ -32,11 +32,12 @@ def forget_session(*, connection: Any, **_kwargs: Any) -> None:
 def execute(cursor: Any, sql: str, params: list[Any]) -> None:
     """Run ``sql`` (``%s`` placeholders) with ``params`` as a prepared statement on PostgreSQL."""
     name = statement_name(sql)
-    prepared: set[str] | None = getattr(connection, "mg_prepared", None)
+    db: Any = getattr(cursor, "db", connection)  # the connection itself: no lookup through the proxy
+    prepared: set[str] | None = getattr(db, "mg_prepared", None)
     if prepared is None:
         cursor.execute("SELECT name FROM pg_prepared_statements WHERE name LIKE 'mg\\_%%'")
         prepared = {row[0] for row in cursor.fetchall()}
-        connection.mg_prepared = prepared  # type: ignore[attr-defined]
+        db.mg_prepared = prepared
     if name not in prepared:
         numbers = iter(range(1, len(params) + 1))
         body = _PLACEHOLDER.sub(lambda _match: f"${next(numbers)}", sql)

@@ -87,7 +87,10 @@ def audit_record(
     are stored now; its seq is given after commit by the integrator, so that rolled-back entries
     leave no gap and concurrent writers only INSERT.
     """
-    if not transaction.get_connection().in_atomic_block:
+    # The connection itself, once: every attribute read through django.db.connection is a lookup
+    # of the current connection, and an audited write would make a dozen.
+    db = transaction.get_connection()
+    if not db.in_atomic_block:
         raise AuditOutsideTransaction("audit_record must run inside the transaction of the change it records")
     actor_id, actor_name = _actor_parts(actor)
     now = timezone.now()
@@ -123,23 +126,23 @@ def audit_record(
         "entry_bytes": entry_bytes,
         "leaf_hash": leaf,
     }
-    if connection.vendor == "postgresql":
+    if db.vendor == "postgresql":
         # The entry and its place in the integrator's queue in one prepared statement: every audited
         # write runs it, and compiling two ORM inserts (or planning the statement) cost more than
         # PostgreSQL running it. The instance is then built from the stored values as a query would
         # build it (positional, which is several times cheaper than keyword arguments).
         params = list(values.values())
         params[8:10] = [None if before is None else json.dumps(before), None if after is None else json.dumps(after)]
-        with connection.cursor() as cursor:
+        with db.cursor() as cursor:
             prepared.execute(cursor, _RECORD_SQL, params)
             values["id"] = cursor.fetchone()[0]
         names = _entry_attnames()
-        entry = AuditEntry.from_db(connection.alias, names, [values[name] for name in names])
+        entry = AuditEntry.from_db(db.alias, names, [values[name] for name in names])
     else:
         entry = AuditEntry(**values)
         entry.save(force_insert=True)
         AuditPending.objects.create(entry=entry, leaf_hash=leaf)
-    if not integrator_following():
+    if not integrator_following(db):
         after_commit(audit_log_integrate, wait=False)
     return entry
 
@@ -149,17 +152,18 @@ def _entry_attnames() -> tuple[str, ...]:
     return tuple(field.attname for field in AuditEntry._meta.concrete_fields)
 
 
-def integrator_following() -> bool:
+def integrator_following(db: Any = None) -> bool:
     """Whether a following integrator holds its lock (PostgreSQL): then writers leave integration to
     it. Asked of the database at most once per FOLLOWER_CHECK_SECONDS per process, so a follower that
     stops is noticed within that time, and writers integrate again; nothing waits in the queue for
     longer than that plus the periodic sweep."""
-    if connection.vendor != "postgresql":
+    db = db or connection
+    if db.vendor != "postgresql":
         return False
     now = time.monotonic()
     if now - _follower_seen.at < FOLLOWER_CHECK_SECONDS:
         return _follower_seen.present
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         # A bigint advisory key shows in pg_locks as classid (high half), objid (low half), objsubid 1.
         cursor.execute(
             "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND objid = %s "
