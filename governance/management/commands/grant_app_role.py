@@ -19,6 +19,9 @@ AUDIT_TABLES = (
 )
 # The integrator's queue: rows are dequeued (deleted) once their entry has a seq.
 QUEUE_TABLES = ("governance_auditpending",)
+# The integrator on PostgreSQL (migration governance 0009); it runs with the caller's rights, so
+# EXECUTE grants nothing beyond the table privileges above.
+FUNCTIONS = ("mg_audit_integrate(bigint, integer, boolean, boolean)",)
 
 
 class Command(BaseCommand):
@@ -50,4 +53,7 @@ class Command(BaseCommand):
                 .format(role)
                 .as_string(cursor.cursor)
             )
+            for function in FUNCTIONS:  # a fixed signature of ours; the role is quoted
+                statement = sql.SQL("GRANT EXECUTE ON FUNCTION " + function + " TO {}").format(role)
+                cursor.execute(statement.as_string(cursor.cursor))
         self.stdout.write(f"granted {options['role']}: SELECT, INSERT on {', '.join(AUDIT_TABLES)}")

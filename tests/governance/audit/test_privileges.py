@@ -15,7 +15,7 @@ from django.core.management import call_command
 from django.db import DatabaseError, connection, connections, transaction
 
 from core import dbroles
-from governance.audit.services import audit_checkpoint_create, audit_log_integrate
+from governance.audit.services import INTEGRATOR_LOCK, audit_checkpoint_create, audit_log_integrate
 from governance.audit.verification import verify_database_log
 from governance.models import AuditCheckpoint, AuditEntry, AuditLeaf, AuditPending, AuditTreeNode
 from tests.factories import GroupFactory, audit_entries
@@ -197,3 +197,38 @@ def test_the_service_runs_as_the_app_role(granted, logged):
         default.settings_dict["USER"] = owner
     report = verify_database_log()
     assert (report.size, report.checkpoints, report.pending) == (9, 2, 0)
+
+
+def test_the_app_role_may_run_the_integrator_function_even_without_public_execute(app_role, logged):
+    """grant_app_role grants EXECUTE on mg_audit_integrate itself: a database whose owner revoked the
+    default EXECUTE for PUBLIC still integrates, as the app role."""
+    function = "mg_audit_integrate(bigint, integer, boolean, boolean)"
+
+    def may_execute() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT has_function_privilege(%s, %s, 'EXECUTE')", [app_role, function])
+            return bool(cursor.fetchone()[0])
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"REVOKE EXECUTE ON FUNCTION {function} FROM PUBLIC")
+        cursor.execute(f'REVOKE EXECUTE ON FUNCTION {function} FROM "{app_role}"')
+    try:
+        assert may_execute() is False
+        call_command("grant_app_role", role=app_role, stdout=io.StringIO())
+        assert may_execute() is True
+        database = settings.DATABASES["default"]
+        app = psycopg2.connect(
+            dbname=database["NAME"], user=app_role, host=database["HOST"] or "127.0.0.1", port=database["PORT"] or 5432
+        )
+        try:
+            app.autocommit = True
+            with app.cursor() as cursor:
+                cursor.execute(
+                    "SELECT tree_size, added FROM mg_audit_integrate(%s, 5000, true, false)", [INTEGRATOR_LOCK]
+                )
+                assert cursor.fetchone() == (6, 0)  # the six logged entries, nothing queued
+        finally:
+            app.close()
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"GRANT EXECUTE ON FUNCTION {function} TO PUBLIC")
