@@ -6,6 +6,8 @@ import uuid
 from typing import Any
 
 from governance.models import ApprovalRequest, AuditEntry, AuditLeaf, GateDecision
+from hooks.events import GateDecided
+from hooks.specs import hookimpl
 from registry.models import ModelVersion
 
 GATE_URL = "/api/v1/gate/promotions"
@@ -133,3 +135,14 @@ def flip_base64(text: str, index: int) -> str:
     raw = bytearray(base64.b64decode(text))
     raw[index] ^= 0x01
     return base64.b64encode(bytes(raw)).decode("ascii")
+
+
+class RecordingNotification:
+    """A notification plugin that keeps every gate decision it hears of."""
+
+    def __init__(self) -> None:
+        self.events: list[GateDecided] = []
+
+    @hookimpl
+    def modelgov_gate_decided(self, event: GateDecided) -> None:
+        self.events.append(event)

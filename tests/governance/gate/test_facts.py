@@ -13,14 +13,12 @@ from django.test.utils import CaptureQueriesContext
 from governance.approvals.selectors import ApprovalRow, approval_status_for, approval_status_from
 from governance.gate.selectors import gate_facts, gate_facts_by_selectors, gate_subject
 from governance.models import ApprovalRequest, GateDecision
-from hooks.events import GateDecided
-from hooks.specs import hookimpl
 from registry.errors import ModelNotFound, ModelVersionNotFound
 from registry.selectors import VerificationCheck, model_version_get_for_user, model_version_verify
 from tests.conftest import client_for
 from tests.factories import approve_promotion, make_version, seed_admin
 
-from .support import GATE_URL, flip_base64, gate_body
+from .support import GATE_URL, RecordingNotification, flip_base64, gate_body
 
 pytestmark = pytest.mark.django_db
 
@@ -168,15 +166,6 @@ def test_the_memo_never_keeps_the_keys_state_or_the_logged_hash(world):
     assert other[3] == VerificationCheck("countersignature", False, "its hash is not the one in the audit log")
 
 
-class Listener:
-    def __init__(self) -> None:
-        self.heard: list[GateDecided] = []
-
-    @hookimpl
-    def modelgov_gate_decided(self, event: GateDecided) -> None:
-        self.heard.append(event)
-
-
 def notification_callbacks(callbacks: list[Any]) -> list[str]:
     """The after-commit callbacks that queue a Celery task (the only task a decision queues is the
     plugin notification; the audit log's integration is a plain function)."""
@@ -194,14 +183,14 @@ def test_a_decision_queues_no_notification_when_no_plugin_listens(world, approve
 
 
 def test_a_listening_plugin_is_notified_of_the_decision(world, approved, plugin, django_capture_on_commit_callbacks):
-    listener = plugin(Listener(), "listener")
+    listener = plugin(RecordingNotification(), "listener")
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         response = client_for(world.ci_b).post(GATE_URL, gate_body(world.version_b1), format="json")
 
     answer = response.json()
     assert notification_callbacks(callbacks) == ["after_commit(Task.delay)"]
-    assert [(event.decision_id, event.decision) for event in listener.heard] == [(answer["decision_id"], "allow")]
+    assert [(event.decision_id, event.decision) for event in listener.events] == [(answer["decision_id"], "allow")]
 
 
 def same_version(found: Any, expected: Any) -> None:

@@ -14,7 +14,16 @@ from hooks.events import CheckResult, GateContext, GateDecided, SignedPayload
 from hooks.specs import hookimpl
 from tests.conftest import client_for
 
-from .support import GATE_URL, audit_mark, events_since, expected_gate_after, gate_body, gate_entry, passing_checks
+from .support import (
+    GATE_URL,
+    RecordingNotification,
+    audit_mark,
+    events_since,
+    expected_gate_after,
+    gate_body,
+    gate_entry,
+    passing_checks,
+)
 
 
 def ask(user: Any, body: dict[str, Any]) -> dict[str, Any]:
@@ -131,23 +140,11 @@ def test_a_broken_plugin_is_an_error_vote_and_the_decision_a_deny(world, approve
     assert gate_entry(answer["decision_id"]).after["failed_checks"] == ["plugin:ticket-check"]
 
 
-class RaisingNotification:
-    def __init__(self) -> None:
-        self.events: list[GateDecided] = []
-
+class RaisingNotification(RecordingNotification):
     @hookimpl
     def modelgov_gate_decided(self, event: GateDecided) -> None:
-        self.events.append(event)
+        super().modelgov_gate_decided(event)
         raise ConnectionError("chat webhook unreachable")
-
-
-class RecordingNotification:
-    def __init__(self) -> None:
-        self.events: list[GateDecided] = []
-
-    @hookimpl
-    def modelgov_gate_decided(self, event: GateDecided) -> None:
-        self.events.append(event)
 
 
 def test_a_failing_notification_plugin_is_logged_and_leaves_the_decision(
