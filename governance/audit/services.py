@@ -51,6 +51,7 @@ _follower_seen = _FollowerLook()
 # Bounded: the oldest go first. A seq never changes once its integration commits.
 _placed: dict[int, int] = {}
 _PLACED_LIMIT = 10_000
+_placed_lock = threading.Lock()  # a threaded server (the demo's runserver) integrates from several threads
 
 
 def _actor_parts(actor: AbstractBaseUser | AnonymousUser | None) -> tuple[int | None, str]:
@@ -361,13 +362,15 @@ def _integrate_postgresql(*, wait: bool, batch_size: int) -> int | None:
 
 
 def _remember_placed(placed: list[tuple[int, int]]) -> None:
-    _placed.update(placed)
-    while len(_placed) > _PLACED_LIMIT:
-        del _placed[next(iter(_placed))]
+    with _placed_lock:
+        _placed.update(placed)
+        while len(_placed) > _PLACED_LIMIT:
+            del _placed[next(iter(_placed))]
 
 
 def forget_placed(**_kwargs: Any) -> None:
-    _placed.clear()
+    with _placed_lock:
+        _placed.clear()
 
 
 def audit_seq_known(*, entry_id: int) -> int | None:

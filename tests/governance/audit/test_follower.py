@@ -228,3 +228,15 @@ def test_an_integration_that_rolls_back_leaves_no_seq_in_memory(model):
     assert (services._placed.get(entry.pk), services.audit_seq_known(entry_id=entry.pk)) == (None, None)
     size = audit_log_integrate()
     assert services.audit_seq_known(entry_id=entry.pk) == AuditLeaf.objects.get(entry=entry).seq == size - 1
+
+
+def test_the_seqs_kept_in_memory_are_bounded_and_the_newest_stay(monkeypatch):
+    services.forget_placed()
+    monkeypatch.setattr(services, "_PLACED_LIMIT", 3)
+
+    services._remember_placed([(10, 0), (11, 1)])
+    services._remember_placed([(12, 2), (13, 3), (14, 4)])
+
+    assert services._placed == {12: 2, 13: 3, 14: 4}
+    services.forget_placed()
+    assert services._placed == {}
