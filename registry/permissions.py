@@ -48,22 +48,23 @@ def model_perm_condition(permission: ModelPermission, user: Any, object_sql: str
     direct or through a group) answer with four queries. The permission's ids are parameters, so the
     statement stays small for the planner (planning, not execution, is most of its cost).
 
-    ``OFFSET 0`` keeps each object-permission test a probe of its index for the one model at hand:
+    ``OFFSET 0`` (PostgreSQL) keeps each object-permission test a probe of its index for the one model at hand:
     without it PostgreSQL may turn the correlated EXISTS into a hash of every object the user (or
     their groups) holds the permission on, which for an account in many teams is thousands of rows
     on every call."""
     content_type_id, permission_id = _permission_ids(permission)
     object_pk = f"CAST({object_sql} AS VARCHAR(255))"
+    probe = " OFFSET 0" if connection.vendor == "postgresql" else ""  # SQLite has no OFFSET without LIMIT
     sql = f"""(
     EXISTS (SELECT 1 FROM auth_user_user_permissions up WHERE up.user_id = %s AND up.permission_id = %s)
     OR EXISTS (SELECT 1 FROM auth_user_groups ug JOIN auth_group_permissions gp ON gp.group_id = ug.group_id
                WHERE ug.user_id = %s AND gp.permission_id = %s)
     OR EXISTS (SELECT 1 FROM guardian_userobjectpermission uo
                WHERE uo.user_id = %s AND uo.permission_id = %s AND uo.content_type_id = %s
-                 AND uo.object_pk = {object_pk} OFFSET 0)
+                 AND uo.object_pk = {object_pk}{probe})
     OR EXISTS (SELECT 1 FROM auth_user_groups ug JOIN guardian_groupobjectpermission go ON go.group_id = ug.group_id
                WHERE ug.user_id = %s AND go.permission_id = %s AND go.content_type_id = %s
-                 AND go.object_pk = {object_pk} OFFSET 0)
+                 AND go.object_pk = {object_pk}{probe})
 )"""  # noqa: S608 (only the caller's fixed column expression or an int literal is interpolated)
     user_id = user.pk
     params = [user_id, permission_id, user_id, permission_id]
