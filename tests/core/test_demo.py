@@ -1,5 +1,6 @@
-"""``make demo`` on the embedded default: a fresh SQLite file is migrated, keyed and seeded, and the
-API call the Makefile prints answers, with the version-read and the permission statements as SQLite
+"""``make demo`` on the embedded default: a fresh SQLite file is migrated, keyed and seeded, the API
+call the Makefile prints answers, and the demo pipeline's gate call is allowed and logged, with the
+version read, the permission statements, the gate's reads and the audit log's integration as SQLite
 runs them (the rest of the suite runs on PostgreSQL only)."""
 
 import os
@@ -21,6 +22,21 @@ response = Client().get(
     HTTP_AUTHORIZATION="Bearer mg_demo_compliance_officer_not_for_production",
 )
 print("status", response.status_code, response.json()["version"])
+gate = Client().post(
+    "/api/v1/gate/promotions",
+    {
+        "model": "credit-default-pd",
+        "version": 3,
+        "target_stage": "production",
+        "artifact_digest": response.json()["artifact_digest"],
+        "dry_run": True,
+    },
+    content_type="application/json",
+    HTTP_AUTHORIZATION="Bearer mg_demo_ci_credit_risk_not_for_production",
+)
+answer = gate.json()
+print("gate", gate.status_code, answer["decision"], [check["outcome"] for check in answer["checks"]],
+      type(answer["audit_seq"]).__name__)
 model = RegisteredModel.objects.get(name="credit-default-pd")
 owner = model.owner
 outsider = get_user_model().objects.create_user(username="demo-outsider")
@@ -55,3 +71,4 @@ def test_the_demo_runs_on_a_fresh_sqlite_file(tmp_path):
     assert "created 11 users, 2 tokens, 7 models, 18 versions" in seeded
     assert "status 200 3" in checked
     assert "perms True False" in checked
+    assert "gate 200 allow ['pass', 'pass', 'pass', 'pass'] int" in checked
