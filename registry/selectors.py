@@ -2,7 +2,6 @@
 
 import hashlib
 import json
-import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +11,7 @@ from django.db.models import Max, QuerySet
 from guardian.shortcuts import get_objects_for_user
 
 from core import prepared, rawrows
+from core.bounded import BoundedDict
 from core.signing import KeyPurpose, service_public_key
 from governance.audit.selectors import audit_entry_after
 from governance.choices import AuditEvent
@@ -128,9 +128,7 @@ class VerificationCheck:
 
 # The gate's memo of signature verifications: the checks that depend only on stored bytes and keys,
 # by a digest of every value they read. Bounded; the oldest answer goes first.
-_VERIFIED: dict[str, tuple[VerificationCheck, ...]] = {}
-_VERIFIED_LIMIT = 4096
-_VERIFIED_LOCK = threading.Lock()
+_VERIFIED: BoundedDict[str, tuple[VerificationCheck, ...]] = BoundedDict(4096)
 
 
 def model_version_verify(
@@ -174,10 +172,7 @@ def _pure_checks_reused(version: ModelVersion) -> tuple[VerificationCheck, ...]:
     found = _VERIFIED.get(memo_key)
     if found is None:
         found = _pure_checks(version)
-        with _VERIFIED_LOCK:
-            if len(_VERIFIED) >= _VERIFIED_LIMIT:
-                del _VERIFIED[next(iter(_VERIFIED))]
-            _VERIFIED[memo_key] = found
+        _VERIFIED.put_all([(memo_key, found)])
     return found
 
 

@@ -15,6 +15,7 @@ from django.db import DatabaseError, IntegrityError, connection, models, transac
 from django.utils import timezone
 
 from core import prepared
+from core.bounded import BoundedDict
 from core.canonical import canonical_json
 from core.context import current_request_id
 from core.signing import KeyPurpose, service_private_key
@@ -49,9 +50,7 @@ _follower_seen = _FollowerLook()
 # Seqs that this process's integrations gave and committed, by entry id: a writer whose own
 # integration placed its entry (the after-commit integration) knows the seq without asking again.
 # Bounded: the oldest go first. A seq never changes once its integration commits.
-_placed: dict[int, int] = {}
-_PLACED_LIMIT = 10_000
-_placed_lock = threading.Lock()  # a threaded server (the demo's runserver) integrates from several threads
+_placed: BoundedDict[int, int] = BoundedDict(10_000)
 
 
 def _actor_parts(actor: AbstractBaseUser | AnonymousUser | None) -> tuple[int | None, str]:
@@ -257,13 +256,6 @@ def _integrate_in_database(batch_size: int, *, wait: bool, asynchronous: bool) -
     return _Batch(int(size), int(added), int(checkpoint_size or 0), list(zip(entry_ids, seqs, strict=True)))
 
 
-def _take_batch(cursor: Any, batch_size: int, positions: list[tree.Position]) -> tuple[list[Any], dict[Any, bytes]]:
-    """The oldest ``batch_size`` queue rows, taken off the queue, and the stored subtrees at ``positions``
-    (SQLite: no DELETE inside WITH, so two statements)."""
-    cursor.execute(_TAKE_SQL, [batch_size])
-    return sorted(cursor.fetchall()), tree.fetch_subtrees(positions)
-
-
 def _integrate_batch(batch_size: int, size: int, placed: list[tuple[int, int]] | None = None) -> int:
     """Give the oldest pending entries the next seqs and store the subtrees they complete, under the
     integrator lock; returns how many. PostgreSQL integrates the batch itself (one statement); on SQLite
@@ -278,10 +270,11 @@ def _integrate_batch(batch_size: int, size: int, placed: list[tuple[int, int]] |
     # The right edge of the current tree: the perfect subtrees new leaves merge into.
     positions = tree.right_edge(size)
     with connection.cursor() as cursor:
-        pending, found = _take_batch(cursor, batch_size, positions)
+        cursor.execute(_TAKE_SQL, [batch_size])
+        pending = sorted(cursor.fetchall())
         if not pending:
             return 0
-        get = tree.getter(found)
+        get = tree.getter(tree.fetch_subtrees(positions))
         stack: list[tuple[int, int, bytes]] = [(level, index, get(level, index)) for level, index in positions]
         leaves: list[tuple[int, int, bytes]] = []
         nodes: list[tuple[int, int, bytes]] = []
@@ -337,40 +330,32 @@ def audit_log_integrate(*, wait: bool = True, batch_size: int = 5000) -> int | N
 
 
 def _integrate_postgresql(*, wait: bool, batch_size: int) -> int | None:
-    """Batch after batch, each one statement and (in autocommit) its own transaction, committed
-    asynchronously (see ``_take_lock``); a checkpoint is signed whenever CHECKPOINT_EVERY_ENTRIES
-    entries have been integrated since the last one."""
-    every = max(int(settings.MODELGOV["CHECKPOINT_EVERY_ENTRIES"]), 1)
-    placed: list[tuple[int, int]] = []
-    size: int | None = None
-    while True:
-        batch = _integrate_in_database(batch_size, wait=wait, asynchronous=True)
-        if batch is None:  # another integrator holds the lock: it drains the queue
-            break
-        size = batch.size
-        placed.extend(batch.placed)
-        if size - batch.checkpoint_size >= every:
-            with transaction.atomic():
-                _take_lock(wait=True, asynchronous_commit=True)
-                _drain_locked(batch_size, cadence=False, placed=placed)
-                size = _checkpoint_sign_locked().size
-        if batch.added < batch_size:
-            break
+    """The common case in one statement: ``mg_audit_integrate`` takes the lock and a batch in its own
+    transaction, committed asynchronously (see ``_take_lock``). When that batch was full (more is
+    pending) or a checkpoint is due, the rest is drained under the lock as a checkpoint drains."""
+    batch = _integrate_in_database(batch_size, wait=wait, asynchronous=True)
+    if batch is None:  # another integrator holds the lock: it drains the queue
+        return None
+    placed, size = list(batch.placed), batch.size
+    if batch.added == batch_size or size - batch.checkpoint_size >= _checkpoint_every():
+        with transaction.atomic():
+            if _take_lock(wait, asynchronous_commit=True):  # else another integrator drains the rest
+                size = _drain_locked(batch_size, placed=placed)
     if placed:
         after_commit(_remember_placed, placed)  # at once, unless inside a transaction
     return size
 
 
+def _checkpoint_every() -> int:
+    return max(int(settings.MODELGOV["CHECKPOINT_EVERY_ENTRIES"]), 1)
+
+
 def _remember_placed(placed: list[tuple[int, int]]) -> None:
-    with _placed_lock:
-        _placed.update(placed)
-        while len(_placed) > _PLACED_LIMIT:
-            del _placed[next(iter(_placed))]
+    _placed.put_all(placed)
 
 
 def forget_placed(**_kwargs: Any) -> None:
-    with _placed_lock:
-        _placed.clear()
+    _placed.forget()
 
 
 def audit_seq_known(*, entry_id: int) -> int | None:
@@ -388,7 +373,7 @@ def _drain_locked(batch_size: int, *, cadence: bool = True, placed: list[tuple[i
     CHECKPOINT_EVERY_ENTRIES entries, not only once the stream pauses. A batch smaller than ``batch_size``
     emptied the queue as it stood: entries committed since are integrated by their writers, the follower or
     the sweep."""
-    every = max(int(settings.MODELGOV["CHECKPOINT_EVERY_ENTRIES"]), 1)
+    every = _checkpoint_every()
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT (SELECT size FROM governance_auditcheckpoint ORDER BY id DESC LIMIT 1), "  # noqa: S608

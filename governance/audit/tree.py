@@ -40,9 +40,9 @@ def right_edge(size: int) -> list[Position]:
     return positions
 
 
-def subtrees_query(positions: Iterable[Position]) -> tuple[str, list[int]] | None:
-    """One SELECT of ``(level, index, hash)`` rows for these perfect subtrees (leaves from AuditLeaf,
-    the rest from AuditTreeNode), or None for no position."""
+def fetch_subtrees(positions: Iterable[Position]) -> dict[Position, bytes]:
+    """The stored hashes of these perfect subtrees (leaves from AuditLeaf, the rest from AuditTreeNode),
+    in one SELECT; missing ones are simply absent."""
     wanted = sorted(set(positions))
     leaves = [index for level, index in wanted if level == 0]
     nodes = [(level, index) for level, index in wanted if level > 0]
@@ -59,17 +59,11 @@ def subtrees_query(positions: Iterable[Position]) -> tuple[str, list[int]] | Non
         condition = " OR ".join(['(level = %s AND "index" = %s)'] * len(nodes))
         parts.append(f'SELECT level, "index", hash FROM governance_audittreenode WHERE {condition}')  # noqa: S608
         params += [number for position in nodes for number in position]
-    # Only placeholders are joined in; every value is a parameter.
-    return (" UNION ALL ".join(parts), params) if parts else None
-
-
-def fetch_subtrees(positions: Iterable[Position]) -> dict[Position, bytes]:
-    """The stored hashes of these perfect subtrees (missing ones are simply absent)."""
-    query = subtrees_query(positions)
-    if query is None:
+    if not parts:
         return {}
     with connection.cursor() as cursor:
-        cursor.execute(*query)
+        # Only placeholders are joined in; every value is a parameter.
+        cursor.execute(" UNION ALL ".join(parts), params)
         return {(int(level), int(index)): bytes(digest) for level, index, digest in cursor.fetchall()}
 
 

@@ -29,20 +29,23 @@ def notify_after_commit(*, hook: str, event: Any, subject: Any) -> None:
     points, so its task would call nobody)."""
     from governance.tasks import plugin_notify_task
 
-    if not getattr(get_plugin_manager().hook, hook).get_hookimpls():
+    if not _implementations(hook):
         return
     after_commit(plugin_notify_task.delay, hook, dataclasses.asdict(event), subject._meta.label, str(subject.pk))
+
+
+def _implementations(hook: str) -> list[Any]:
+    return list(getattr(get_plugin_manager().hook, hook).get_hookimpls())
 
 
 def plugins_notify(*, hook: str, payload: dict[str, Any], subject_label: str, subject_pk: str) -> list[str]:
     """Call every implementation of a notification hook, each on its own; returns the plugins that
     failed, after logging each failure in the audit log."""
-    manager = get_plugin_manager()
     event = EVENT_TYPES[hook](
         **{key: tuple(value) if isinstance(value, list) else value for key, value in payload.items()}
     )
     failed = []
-    for impl in getattr(manager.hook, hook).get_hookimpls():
+    for impl in _implementations(hook):
         try:
             impl.function(event=event)
         except Exception as exc:  # a plugin's failure is recorded, never propagated into governance

@@ -12,6 +12,7 @@ from governance.approvals.selectors import ApprovalRow, approval_rows
 from governance.audit.selectors import audit_entry_after
 from governance.choices import AuditEvent
 from registry.choices import ModelPermission
+from registry.errors import ModelVersionNotFound
 from registry.models import ModelVersion, RegisteredModel, SigningKey
 from registry.permissions import model_perm_condition, user_has_model_perm
 from registry.selectors import model_version_get_for_user
@@ -95,7 +96,10 @@ def gate_facts(*, actor: Any, version: ModelVersion, stage: str) -> GateFacts:
         )
         row = cursor.fetchone()
     if row is None:  # the version went away since it was read (it cannot: versions are never deleted)
-        raise ModelVersion.DoesNotExist(f"model version {version.pk}")
+        raise ModelVersionNotFound(
+            f"Model {version.model.name!r} has no version {version.version}.",
+            extra={"model": version.model.name, "version": version.version},
+        )
     return _facts_of(row)
 
 

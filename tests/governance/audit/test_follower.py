@@ -232,7 +232,7 @@ def test_an_integration_that_rolls_back_leaves_no_seq_in_memory(model):
 
 def test_the_seqs_kept_in_memory_are_bounded_and_the_newest_stay(monkeypatch):
     services.forget_placed()
-    monkeypatch.setattr(services, "_PLACED_LIMIT", 3)
+    monkeypatch.setattr(services._placed, "limit", 3)
 
     services._remember_placed([(10, 0), (11, 1)])
     services._remember_placed([(12, 2), (13, 3), (14, 4)])
