@@ -59,18 +59,34 @@ def insert(instance: models.Model) -> None:
     store it, but as a prepared statement on PostgreSQL (no query compilation; fields' ``pre_save``
     and ``get_db_prep_save`` as the ORM applies them). Sends no signals: for the hot paths' own models,
     which have no receivers."""
-    model = type(instance)
     if connection.vendor != "postgresql" or instance.pk is None:
         instance.save(force_insert=True)
         return
-    fields = _fields(model)
+    sql, values = insert_statement(instance)
+    with connection.cursor() as cursor:
+        prepared.execute(cursor, sql, values)
+    inserted(instance)
+
+
+def insert_statement(instance: models.Model) -> tuple[str, list[Any]]:
+    """The INSERT of ``insert`` and its parameters (PostgreSQL), for a caller that sends it as part of
+    a larger statement; it then calls ``inserted(instance)``."""
+    fields = _fields(type(instance))
     values = [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
+    return _insert_sql(type(instance)), values
+
+
+@cache
+def _insert_sql(model: type[models.Model]) -> str:
     quote = connection.ops.quote_name
-    sql = (
+    fields = _fields(model)
+    return (
         f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(field.column) for field in fields)}) "  # noqa: S608
         f"VALUES ({', '.join(['%s'] * len(fields))})"
     )
-    with connection.cursor() as cursor:
-        prepared.execute(cursor, sql, values)
+
+
+def inserted(instance: models.Model) -> None:
+    """Mark ``instance`` as stored, as ``save`` does."""
     instance._state.adding = False
     instance._state.db = connection.alias

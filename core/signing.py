@@ -76,6 +76,17 @@ def service_public_key(purpose: KeyPurpose) -> ed25519.Ed25519PublicKey:
     return service_private_key(purpose).public_key()
 
 
+def service_key_id(purpose: KeyPurpose) -> str:
+    """The fingerprint of the service key for ``purpose`` (the DSSE keyid of what it signs)."""
+    return _key_id(str(key_path(purpose)))
+
+
+@cache
+def _key_id(path: str) -> str:
+    # Kept with the key it belongs to (both are cached by path): every gate decision signs with it.
+    return fingerprint(_load_private_key(path).public_key())
+
+
 def public_key_pem(key: PublicKey) -> str:
     return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode("ascii")
 

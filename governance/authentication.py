@@ -11,6 +11,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from core import prepared
 from governance.models import ApiToken
 from governance.services import api_token_touch, hash_token
 
@@ -38,7 +39,7 @@ def _token_with_user(key_hash: str) -> ApiToken | None:
         return ApiToken.objects.select_related("user").filter(key_hash=key_hash).first()
     sql, user_fields = _token_sql()
     with connection.cursor() as cursor:
-        cursor.execute(sql, [key_hash])
+        prepared.execute(cursor, sql, [key_hash])  # planned once per session: it runs before every call
         row = cursor.fetchone()
     if row is None:
         return None

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.canonical import canonical_json
-from core.signing import KeyPurpose, fingerprint, parse_public_key, service_private_key, service_public_key
+from core.signing import KeyPurpose, parse_public_key, service_key_id, service_private_key, service_public_key
 from hooks import tlog
 from hooks.manifest import (
     INTOTO_PAYLOAD_TYPE,
@@ -117,7 +117,7 @@ def inventory_statement(record: dict[str, Any], *, model_name: str, artifact_dig
 def countersign(statement: bytes) -> tuple[dict[str, Any], str]:
     """A DSSE envelope over ``statement`` with the inventory key, and the envelope's SHA-256."""
     key = service_private_key(KeyPurpose.INVENTORY)
-    envelope = tlog.dsse_sign(INTOTO_PAYLOAD_TYPE, statement, key.sign, fingerprint(key.public_key()))
+    envelope = tlog.dsse_sign(INTOTO_PAYLOAD_TYPE, statement, key.sign, service_key_id(KeyPurpose.INVENTORY))
     return envelope, envelope_sha256(envelope)
 
 

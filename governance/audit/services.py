@@ -14,7 +14,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import DatabaseError, IntegrityError, connection, models, transaction
 from django.utils import timezone
 
-from core import prepared
+from core import prepared, rawrows
 from core.bounded import BoundedDict
 from core.canonical import canonical_json
 from core.context import current_request_id
@@ -79,6 +79,7 @@ def audit_record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     request_id: str | None = None,
+    insert_subject: bool = False,
 ) -> AuditEntry:
     """Append one entry to the audit log, in the caller's transaction.
 
@@ -86,12 +87,32 @@ def audit_record(
     if the change rolls back, so does its entry. The entry's exact canonical bytes and leaf hash
     are stored now; its seq is given after commit by the integrator, so that rolled-back entries
     leave no gap and concurrent writers only INSERT.
+
+    ``insert_subject``: the change is the INSERT of ``subject`` itself (a new instance with its
+    primary key set), made here together with its entry. Then no surrounding transaction is needed:
+    on PostgreSQL the row, the entry and its queue row are one statement (in autocommit, a
+    transaction of its own), elsewhere this opens one.
     """
     # The connection itself, once: every attribute read through django.db.connection is a lookup
     # of the current connection, and an audited write would make a dozen.
     db = transaction.get_connection()
+    if insert_subject and subject.pk is None:
+        raise ValueError("insert_subject needs the subject's primary key set before the INSERT")
     if not db.in_atomic_block:
-        raise AuditOutsideTransaction("audit_record must run inside the transaction of the change it records")
+        if not insert_subject:
+            raise AuditOutsideTransaction("audit_record must run inside the transaction of the change it records")
+        if db.vendor != "postgresql":
+            with transaction.atomic(using=db.alias):
+                return audit_record(
+                    actor=actor,
+                    event_type=event_type,
+                    subject=subject,
+                    model_name=model_name,
+                    before=before,
+                    after=after,
+                    request_id=request_id,
+                    insert_subject=True,
+                )
     actor_id, actor_name = _actor_parts(actor)
     now = timezone.now()
     request_id = request_id if request_id is not None else (current_request_id() or "")
@@ -133,18 +154,32 @@ def audit_record(
         # build it (positional, which is several times cheaper than keyword arguments).
         params = list(values.values())
         params[8:10] = [None if before is None else json.dumps(before), None if after is None else json.dumps(after)]
+        sql = _RECORD_SQL
+        if insert_subject:
+            subject_sql, subject_params = rawrows.insert_statement(subject)
+            sql, params = _with_subject_sql(subject_sql), [*subject_params, *params]
         with db.cursor() as cursor:
-            prepared.execute(cursor, _RECORD_SQL, params)
+            prepared.execute(cursor, sql, params)
             values["id"] = cursor.fetchone()[0]
+        if insert_subject:
+            rawrows.inserted(subject)
         names = _entry_attnames()
         entry = AuditEntry.from_db(db.alias, names, [values[name] for name in names])
     else:
+        if insert_subject:
+            subject.save(force_insert=True)
         entry = AuditEntry(**values)
         entry.save(force_insert=True)
         AuditPending.objects.create(entry=entry, leaf_hash=leaf)
     if not integrator_following(db):
         after_commit(audit_log_integrate, wait=False)
     return entry
+
+
+@functools.cache
+def _with_subject_sql(subject_insert: str) -> str:
+    # A data-modifying WITH runs whether or not the rest of the statement reads it.
+    return f"WITH subject AS ({subject_insert}),{_RECORD_SQL.strip().removeprefix('WITH')}"
 
 
 @functools.cache

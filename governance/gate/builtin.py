@@ -1,7 +1,7 @@
 """Built-in plugins: the gate's own checks and the file-key signer. Registered like any plugin
 (hooks.manager), and trylast, so that a platform team's plugins run first."""
 
-from core.signing import KeyPurpose, fingerprint, service_private_key
+from core.signing import KeyPurpose, service_key_id, service_private_key
 from hooks.events import CheckResult, GateContext, SignedPayload
 from hooks.specs import hookimpl
 
@@ -56,7 +56,7 @@ class FileKeySigner:
     @hookimpl(trylast=True)
     def modelgov_sign_payload(self, payload: bytes, purpose: str) -> SignedPayload:
         key = service_private_key(KeyPurpose(purpose))
-        return SignedPayload(signature=key.sign(payload), keyid=fingerprint(key.public_key()))
+        return SignedPayload(signature=key.sign(payload), keyid=service_key_id(KeyPurpose(purpose)))
 
 
 BUILTIN_PLUGINS = [("builtin-gate-checks", BuiltinGateChecks()), ("builtin-file-signer", FileKeySigner())]

@@ -3,6 +3,7 @@ an ``error`` vote; the decision is a signed DSSE envelope over an in-toto statem
 the artifact digest, logged with its hash. It fails closed: any failure before the signed allow is
 committed is an exception (a 5xx), never an allow."""
 
+import contextlib
 import logging
 import uuid
 from typing import Any
@@ -10,7 +11,6 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from core import rawrows
 from core.canonical import canonical_json
 from core.errors import PermissionDenied
 from core.signing import KeyPurpose
@@ -162,24 +162,26 @@ def gate_evaluate(
     )
     envelope = _sign(statement)
     envelope_hash = envelope_sha256(envelope)
-    with transaction.atomic():
-        row = GateDecision(
-            id=decision_id,
-            model_version=version,
-            target_stage=target_stage,
-            requested_digest=artifact_digest,
-            decision=decision,
-            checks=check_rows,
-            pipeline=pipeline_row,
-            policy_version=context.approval.get("policy_version"),
-            approval_request_id=context.approval.get("request_id"),
-            envelope=envelope,
-            envelope_sha256=envelope_hash,
-            dry_run=dry_run,
-            created_by=actor,
-            created_at=now,
-        )
-        rawrows.insert(row)  # a prepared INSERT on PostgreSQL: the gate writes one on every call
+    row = GateDecision(
+        id=decision_id,
+        model_version=version,
+        target_stage=target_stage,
+        requested_digest=artifact_digest,
+        decision=decision,
+        checks=check_rows,
+        pipeline=pipeline_row,
+        policy_version=context.approval.get("policy_version"),
+        approval_request_id=context.approval.get("request_id"),
+        envelope=envelope,
+        envelope_sha256=envelope_hash,
+        dry_run=dry_run,
+        created_by=actor,
+        created_at=now,
+    )
+    promoting = allow and promote and not dry_run
+    # Without a promotion the decision is one INSERT with its entry: one statement, its own transaction
+    # on PostgreSQL (no BEGIN and COMMIT round trips on the gate's hot path).
+    with transaction.atomic() if promoting else contextlib.nullcontext():
         entry = audit_record(
             actor=actor,
             event_type=AuditEvent.GATE_DECIDED,
@@ -196,8 +198,9 @@ def gate_evaluate(
                 "pipeline": pipeline_row,
                 "dry_run": dry_run,
             },
+            insert_subject=True,
         )
-        if allow and promote and not dry_run:
+        if promoting:
             model_version_promote(actor=actor, version=version, stage=target_stage)
             row.promoted = True
             row.save(update_fields=["promoted"])

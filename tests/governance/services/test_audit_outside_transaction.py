@@ -1,9 +1,12 @@
 """An audit entry written outside a transaction is a programming error (needs real autocommit, so
 these tests use transactional_db)."""
 
+import uuid
+
 import pytest
 from django.contrib.auth.models import Group
 from django.db import connection, transaction
+from django.utils import timezone
 
 from governance.choices import AuditEvent
 from governance.errors import AuditOutsideTransaction
@@ -34,3 +37,81 @@ def test_audit_record_inside_a_transaction_commits_with_it():
     assert list(AuditEntry.objects.values_list("id", "subject_type", "subject_id")) == [
         (entry.id, "auth.Group", str(subject.pk))
     ]
+
+
+def _decision(world_version, actor, decision_id=None):
+    from governance.models import GateDecision
+
+    return GateDecision(
+        id=decision_id or uuid.uuid4(),
+        model_version=world_version,
+        target_stage="staging",
+        requested_digest="sha256:" + "a" * 64,
+        decision="deny",
+        checks=[{"name": "digest_matches", "outcome": "fail"}],
+        pipeline={},
+        envelope={"payload": "e30="},
+        envelope_sha256="0" * 64,
+        created_by=actor,
+        created_at=timezone.now(),
+    )
+
+
+def test_an_insert_with_its_entry_needs_no_transaction_and_is_one(world):
+    """insert_subject: the row and its entry in one statement, committed together in autocommit."""
+    from governance.models import AuditPending, GateDecision
+
+    row = _decision(world.version_b1, world.ci_b)
+    assert not connection.in_atomic_block
+    entries_before = AuditEntry.objects.count()
+
+    entry = audit_record(
+        actor=world.ci_b,
+        event_type=AuditEvent.GATE_DECIDED,
+        subject=row,
+        model_name="model-b",
+        after={"decision": "deny"},
+        insert_subject=True,
+    )
+
+    assert GateDecision.objects.filter(pk=row.pk).count() == 1
+    assert row._state.adding is False
+    stored = AuditEntry.objects.get(pk=entry.pk)
+    assert (stored.event_type, stored.subject_type, stored.subject_id, stored.after) == (
+        "GATE_DECIDED",
+        "governance.GateDecision",
+        str(row.pk),
+        {"decision": "deny"},
+    )
+    assert AuditEntry.objects.count() == entries_before + 1
+    # The entry was integrated right after its commit (no transaction was open to wait for).
+    assert not AuditPending.objects.filter(entry_id=entry.pk).exists()
+
+
+def test_an_insert_that_fails_writes_no_entry(world):
+    """The row and the entry are one statement: a row that cannot be stored leaves no entry either."""
+    from django.db import IntegrityError
+
+    from governance.models import AuditPending, GateDecision
+
+    first = _decision(world.version_b1, world.ci_b)
+    audit_record(actor=world.ci_b, event_type=AuditEvent.GATE_DECIDED, subject=first, insert_subject=True)
+    entries_before, pending_before = AuditEntry.objects.count(), AuditPending.objects.count()
+    duplicate = _decision(world.version_b1, world.ci_b, decision_id=first.pk)
+
+    with pytest.raises(IntegrityError):
+        audit_record(actor=world.ci_b, event_type=AuditEvent.GATE_DECIDED, subject=duplicate, insert_subject=True)
+
+    assert AuditEntry.objects.count() == entries_before
+    assert AuditPending.objects.count() == pending_before
+    assert GateDecision.objects.count() == 1
+
+
+def test_an_insert_needs_its_primary_key(world):
+    group = Group(name="no-pk-yet")
+
+    with pytest.raises(ValueError, match="primary key"):
+        audit_record(actor=None, event_type=AuditEvent.REGISTERED_MODEL_UPDATED, subject=group, insert_subject=True)
+
+    assert AuditEntry.objects.filter(subject_type="auth.Group").count() == 0
+    assert not Group.objects.filter(name="no-pk-yet").exists()
