@@ -105,6 +105,13 @@ def delete_middle_row(log: Log) -> None:
         assert cursor.rowcount == 1
 
 
+def delete_an_entry_under_its_leaf(log: Log) -> None:
+    """The leaf stays (no foreign key holds the entry): only the entry row goes."""
+    with append_only_disabled("governance_auditentry") as cursor:
+        cursor.execute("DELETE FROM governance_auditentry WHERE id = %s", [log.entry_ids[21]])
+        assert cursor.rowcount == 1
+
+
 def swap_two_seqs(log: Log) -> None:
     update = "UPDATE governance_auditleaf SET entry_id = %s, leaf_hash = %s WHERE seq = %s"
     with append_only_disabled("governance_auditleaf") as cursor:
@@ -209,6 +216,7 @@ CASES = [
     Case(flip_entry_byte, "bad_entry", 21, "bad_entry", 21),
     Case(put_bytes_that_are_not_utf8, "bad_entry", 21, "bad_entry", 21),
     Case(delete_middle_row, "missing_entry", 21, "missing_entry", 21),
+    Case(delete_an_entry_under_its_leaf, "missing_entry", 21, "missing_entry", 21),
     # The leaves still hash right one by one; their first common subtree [12, 14) no longer does. Offline,
     # the first checkpoint that no longer matches bounds the damage to seqs 8..15.
     Case(swap_two_seqs, "bad_node", 12, "root_mismatch", 8),
