@@ -69,22 +69,33 @@ def _load_private_key(path: str) -> ed25519.Ed25519PrivateKey:
 
 
 def service_private_key(purpose: KeyPurpose) -> ed25519.Ed25519PrivateKey:
-    return _load_private_key(str(key_path(purpose)))
+    return _load_private_key(_key_file(settings.MODELGOV["KEY_DIR"], purpose))
+
+
+@cache
+def _key_file(directory: str, purpose: KeyPurpose) -> str:
+    # By the setting's value, so a changed KEY_DIR (tests) is followed; the gate asks several times per decision.
+    return str(Path(directory) / f"{purpose.value}.pem")
 
 
 def service_public_key(purpose: KeyPurpose) -> ed25519.Ed25519PublicKey:
-    return service_private_key(purpose).public_key()
+    return _public_key(_key_file(settings.MODELGOV["KEY_DIR"], purpose))
+
+
+@cache
+def _public_key(path: str) -> ed25519.Ed25519PublicKey:
+    return _load_private_key(path).public_key()
 
 
 def service_key_id(purpose: KeyPurpose) -> str:
     """The fingerprint of the service key for ``purpose`` (the DSSE keyid of what it signs)."""
-    return _key_id(str(key_path(purpose)))
+    return _key_id(_key_file(settings.MODELGOV["KEY_DIR"], purpose))
 
 
 @cache
 def _key_id(path: str) -> str:
     # Kept with the key it belongs to (both are cached by path): every gate decision signs with it.
-    return fingerprint(_load_private_key(path).public_key())
+    return fingerprint(_public_key(path))
 
 
 def public_key_pem(key: PublicKey) -> str:

@@ -1,5 +1,6 @@
 """The answer of POST /api/v1/gate/promotions, and the requests it refuses without writing anything."""
 
+import json
 import uuid
 
 import pytest
@@ -159,6 +160,22 @@ def test_a_refused_request_writes_nothing(world, approved, who, change, status, 
     response = client.post(GATE_URL, body, format="json")
 
     assert (response.status_code, response.json()["code"], response.json()["extra"]) == (status, code, extra)
+    assert snapshot() == before
+
+
+def test_a_lone_surrogate_is_refused_with_drfs_message_and_writes_nothing(world, approved):
+    """Character fields use our regular-expression form of DRF's surrogate check: same message and code."""
+    client = client_for(world.ci_b)
+    body = gate_body(world.version_b1, pipeline={"system": "github-actions", "run_id": "run-\ud83d"})
+    before = snapshot()
+
+    response = client.post(GATE_URL, json.dumps(body), content_type="application/json")
+
+    assert (response.status_code, response.json()["code"], response.json()["extra"]) == (
+        400,
+        "validation_error",
+        {"fields": {"pipeline": {"run_id": ["Surrogate characters are not allowed: U+D83D."]}}},
+    )
     assert snapshot() == before
 
 
