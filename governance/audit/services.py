@@ -279,7 +279,7 @@ def _integrate_in_database(batch_size: int, *, wait: bool, asynchronous: bool) -
     integrator holds the lock. In autocommit this is the whole transaction; inside one, it joins it."""
     with connection.cursor() as cursor:
         try:
-            cursor.execute(_INTEGRATE_SQL, [INTEGRATOR_LOCK, batch_size, wait, asynchronous])
+            prepared.execute(cursor, _INTEGRATE_SQL, [INTEGRATOR_LOCK, batch_size, wait, asynchronous])
         except DatabaseError as exc:
             if getattr(exc.__cause__, "pgcode", None) == "XX001":  # data_corrupted: a right-edge hash is missing
                 raise tree.MissingNode(str(exc.__cause__).strip()) from exc
