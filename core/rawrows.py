@@ -46,12 +46,24 @@ def instances(joined: Sequence[tuple[type[models.Model], str]], row: Sequence[An
 
 
 def instance(model: type[M], values: Sequence[Any]) -> M:
+    attnames, converters = _reading(model)
+    if len(values) != len(attnames):
+        raise ValueError(f"{model.__name__} has {len(attnames)} columns, not {len(values)}")
+    converted = list(values)
+    for index, from_db_value in converters:
+        if converted[index] is not None:
+            converted[index] = from_db_value(converted[index], None, connection)
+    return model.from_db(connection.alias, attnames, converted)
+
+
+@cache
+def _reading(model: type[models.Model]) -> tuple[list[str], tuple[tuple[int, Any], ...]]:
+    """The attribute names of a model's columns, and the converters of the fields that have one."""
     fields = _fields(model)
-    converted = []
-    for field, value in zip(fields, values, strict=True):
-        from_db_value = getattr(field, "from_db_value", None)
-        converted.append(from_db_value(value, None, connection) if from_db_value and value is not None else value)
-    return model.from_db(connection.alias, [field.attname for field in fields], converted)
+    converters = tuple(
+        (index, field.from_db_value) for index, field in enumerate(fields) if getattr(field, "from_db_value", None)
+    )
+    return [field.attname for field in fields], converters
 
 
 def insert(instance: models.Model) -> None:

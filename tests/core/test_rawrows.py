@@ -61,3 +61,25 @@ def test_defaults_and_nulls_are_stored_as_the_orm_stores_them(world):
 
     assert stored(raw.pk) == stored(by_orm.pk)
     assert stored(raw.pk)["promoted"] is False
+
+
+def test_an_instance_is_built_from_a_row_as_the_orm_builds_it(world):
+    stored = decision(world)
+    rawrows.insert(stored)
+    columns = ", ".join(f"d.{connection.ops.quote_name(field.column)}" for field in GateDecision._meta.concrete_fields)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {columns} FROM governance_gatedecision d WHERE d.id = %s", [stored.pk])
+        row = cursor.fetchone()
+
+    built = rawrows.instance(GateDecision, row)
+    loaded = GateDecision.objects.get(pk=stored.pk)
+
+    names = [field.attname for field in GateDecision._meta.concrete_fields]
+    assert [getattr(built, name) for name in names] == [getattr(loaded, name) for name in names]
+    assert built.checks[0]["details"] == {"é": 1}  # the JSON columns went through their converters
+    assert (built._state.adding, built._state.db) == (False, "default")
+
+
+def test_a_row_of_another_width_is_refused(world):
+    with pytest.raises(ValueError, match="GateDecision has 15 columns, not 14"):
+        rawrows.instance(GateDecision, [None] * 14)
