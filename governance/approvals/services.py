@@ -133,15 +133,16 @@ def duty_conflict(
 
 
 def _refuse(*, actor: Any, request: ApprovalRequest, rule: str, message: str) -> SeparationOfDuties:
-    """Record a refused decision in its own committed transaction, and return the error to raise."""
-    with transaction.atomic():
-        audit_record(
-            actor=actor,
-            event_type=AuditEvent.SEPARATION_OF_DUTIES_REFUSED,
-            subject=request,
-            model_name=_model_of(request).name,
-            after={"rule": rule, "step": request.current_step + 1, "state": request.state},
-        )
+    """Record a refused decision (a standalone entry: committed at once when no transaction is open),
+    and return the error to raise."""
+    audit_record(
+        actor=actor,
+        event_type=AuditEvent.SEPARATION_OF_DUTIES_REFUSED,
+        subject=request,
+        model_name=_model_of(request).name,
+        after={"rule": rule, "step": request.current_step + 1, "state": request.state},
+        standalone=True,
+    )
     return SeparationOfDuties(message, extra={"rule": rule, "request": request.pk})
 
 

@@ -80,6 +80,7 @@ def audit_record(
     after: dict[str, Any] | None = None,
     request_id: str | None = None,
     insert_subject: bool = False,
+    standalone: bool = False,
 ) -> AuditEntry:
     """Append one entry to the audit log, in the caller's transaction.
 
@@ -92,6 +93,10 @@ def audit_record(
     primary key set), made here together with its entry. Then no surrounding transaction is needed:
     on PostgreSQL the row, the entry and its queue row are one statement (in autocommit, a
     transaction of its own), elsewhere this opens one.
+
+    ``standalone``: the entry records no change of its own (an export, a verification run, a refused
+    request). Outside a transaction it is written on its own, the same way: the entry and its queue row
+    are one statement. Inside one it joins it, as any entry does.
     """
     # The connection itself, once: every attribute read through django.db.connection is a lookup
     # of the current connection, and an audited write would make a dozen.
@@ -99,7 +104,7 @@ def audit_record(
     if insert_subject and subject.pk is None:
         raise ValueError("insert_subject needs the subject's primary key set before the INSERT")
     if not db.in_atomic_block:
-        if not insert_subject:
+        if not (insert_subject or standalone):
             raise AuditOutsideTransaction("audit_record must run inside the transaction of the change it records")
         if db.vendor != "postgresql":
             with transaction.atomic(using=db.alias):
@@ -111,7 +116,8 @@ def audit_record(
                     before=before,
                     after=after,
                     request_id=request_id,
-                    insert_subject=True,
+                    insert_subject=insert_subject,
+                    standalone=standalone,
                 )
     actor_id, actor_name = _actor_parts(actor)
     now = timezone.now()
@@ -472,13 +478,13 @@ def audit_log_export(*, actor: Any, start: int | None, end: int | None) -> dict[
     export_range(start, end, tree.tree_size() + AuditPending.objects.count())
     checkpoint = audit_checkpoint_create()
     bundle = audit_export_bundle(start=start, end=end)
-    with transaction.atomic():
-        audit_record(
-            actor=actor,
-            event_type=AuditEvent.AUDIT_LOG_EXPORTED,
-            subject=checkpoint,
-            after={"from": bundle["from"], "to": bundle["to"], "checkpoint_size": checkpoint.size},
-        )
+    audit_record(
+        actor=actor,
+        event_type=AuditEvent.AUDIT_LOG_EXPORTED,
+        subject=checkpoint,
+        after={"from": bundle["from"], "to": bundle["to"], "checkpoint_size": checkpoint.size},
+        standalone=True,
+    )
     return bundle
 
 
@@ -487,5 +493,6 @@ def audit_log_verified_record(*, actor: Any, result: dict[str, Any]) -> None:
     checkpoint = AuditCheckpoint.objects.order_by("-id").first()
     if checkpoint is None:
         return
-    with transaction.atomic():
-        audit_record(actor=actor, event_type=AuditEvent.AUDIT_LOG_VERIFIED, subject=checkpoint, after=result)
+    audit_record(
+        actor=actor, event_type=AuditEvent.AUDIT_LOG_VERIFIED, subject=checkpoint, after=result, standalone=True
+    )

@@ -6,7 +6,6 @@ import logging
 from typing import Any
 
 from django.apps import apps
-from django.db import transaction
 
 from core.transaction import after_commit
 from governance.audit.services import audit_record
@@ -52,12 +51,12 @@ def plugins_notify(*, hook: str, payload: dict[str, Any], subject_label: str, su
             logger.exception("plugin %s failed on %s", impl.plugin_name, hook)
             failed.append(impl.plugin_name)
             subject = apps.get_model(subject_label).objects.get(pk=subject_pk)
-            with transaction.atomic():
-                audit_record(
-                    actor=None,
-                    event_type=AuditEvent.PLUGIN_NOTIFICATION_FAILED,
-                    subject=subject,
-                    model_name=payload.get("model", ""),
-                    after={"plugin": impl.plugin_name, "hook": hook, "error": f"{type(exc).__name__}: {exc}"[:500]},
-                )
+            audit_record(
+                actor=None,
+                event_type=AuditEvent.PLUGIN_NOTIFICATION_FAILED,
+                subject=subject,
+                model_name=payload.get("model", ""),
+                after={"plugin": impl.plugin_name, "hook": hook, "error": f"{type(exc).__name__}: {exc}"[:500]},
+                standalone=True,
+            )
     return failed

@@ -115,3 +115,40 @@ def test_an_insert_needs_its_primary_key(world):
 
     assert AuditEntry.objects.filter(subject_type="auth.Group").count() == 0
     assert not Group.objects.filter(name="no-pk-yet").exists()
+
+
+def test_a_standalone_entry_is_one_statement_outside_a_transaction(world):
+    """standalone: an entry that records no change of its own commits on its own, queue row included."""
+    from governance.models import AuditLeaf, AuditPending
+
+    subject = Group.objects.create(name="exported-team")
+    assert not connection.in_atomic_block
+
+    entry = audit_record(
+        actor=world.officer,
+        event_type=AuditEvent.AUDIT_LOG_EXPORTED,
+        subject=subject,
+        after={"from": 0},
+        standalone=True,
+    )
+
+    stored = AuditEntry.objects.get(pk=entry.pk)
+    assert (stored.event_type, stored.subject_id, stored.actor_id, stored.after) == (
+        "AUDIT_LOG_EXPORTED",
+        str(subject.pk),
+        world.officer.pk,
+        {"from": 0},
+    )
+    assert AuditLeaf.objects.filter(entry_id=entry.pk).count() == 1  # integrated right after its commit
+    assert not AuditPending.objects.filter(entry_id=entry.pk).exists()
+
+
+def test_a_standalone_entry_inside_a_transaction_rolls_back_with_it(world):
+    subject = Group.objects.create(name="refusing-team")
+    before = AuditEntry.objects.count()
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        audit_record(actor=None, event_type=AuditEvent.AUDIT_LOG_VERIFIED, subject=subject, standalone=True)
+        raise RuntimeError("the surrounding work failed")
+
+    assert AuditEntry.objects.count() == before
