@@ -110,6 +110,25 @@ def audited_write(writer: int) -> Callable[[int], None]:
     return write
 
 
+def standalone_write(writer: int) -> Callable[[int], None]:
+    """One committed standalone entry per call (an entry that records no change of its own, such as an
+    export or a verification run), of the same width as ``audited_write``'s: one statement, no
+    transaction around it, as the plain baseline's INSERT."""
+    subject = RegisteredModel.objects.get(name=SUBJECT_NAME)
+
+    def write(number: int) -> None:
+        audit_record(
+            actor=None,
+            event_type=AuditEvent.AUDIT_LOG_VERIFIED,
+            subject=subject,
+            model_name=subject.name,
+            after=update_payload(writer, number),
+            standalone=True,
+        )
+
+    return write
+
+
 @dataclass(frozen=True)
 class LogState:
     entries: int
