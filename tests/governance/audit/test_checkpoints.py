@@ -172,7 +172,7 @@ def test_either_database_s_integration_statements_build_the_same_tree(subject, m
 
 
 def test_a_missing_right_edge_hash_stops_the_integration_and_loses_nothing(subject):
-    """The database's integrator refuses to extend a tree whose right edge it cannot read."""
+    """The database's integrator refuses to extend a tree whose right edge it needs and cannot read."""
     from governance.audit.tree import MissingNode
     from governance.models import AuditPending
 
@@ -180,11 +180,12 @@ def test_a_missing_right_edge_hash_stops_the_integration_and_loses_nothing(subje
     assert audit_log_integrate() == 6  # size 6: the right edge is node 2/0 and node 1/2
     with append_only_disabled("governance_audittreenode") as cursor:
         cursor.execute('DELETE FROM governance_audittreenode WHERE level = 1 AND "index" = 2')
-    audit_entries(1, subject=subject)
+    # Two more entries fill leaves 6 and 7: node 1/3, which merges with the missing node 1/2.
+    audit_entries(2, subject=subject)
 
     with pytest.raises(MissingNode) as missing, transaction.atomic():
         audit_log_integrate()
 
     assert "no stored hash at level 1, index 2" in str(missing.value)
-    assert AuditPending.objects.count() == 1
+    assert AuditPending.objects.count() == 2
     assert AuditLeaf.objects.count() == 6
