@@ -7,6 +7,7 @@ class GovernanceConfig(AppConfig):
     verbose_name = "Governance"
 
     def ready(self) -> None:
+        from governance import checks  # noqa: F401 (registers the database checks)
         from governance.audit.services import forget_placed
 
         # A flush (the tests) may restart the entry ids: what this process placed is no longer true.
