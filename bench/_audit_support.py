@@ -6,6 +6,7 @@ Everything timed here calls the application's own functions; only the bulk loade
 with COPY, because recording 10^6 entries one by one would take hours).
 """
 
+import contextlib
 import hashlib
 import io
 import json
@@ -92,39 +93,24 @@ def logged_errors() -> Iterator[_ErrorCounter]:
         root.removeHandler(counter)
 
 
-def audited_write(writer: int) -> Callable[[int], None]:
-    """One committed audit entry per call, exactly as a service records a change."""
+def audited_write(writer: int, *, standalone: bool = False) -> Callable[[int], None]:
+    """One committed audit entry per call, exactly as a service records a change: in its transaction.
+    ``standalone``: an entry that records no change of its own (as an export or a verification run
+    writes), of the same width: one statement, no transaction around it, as the plain baseline's INSERT."""
     subject = RegisteredModel.objects.get(name=SUBJECT_NAME)
+    event = AuditEvent.AUDIT_LOG_VERIFIED if standalone else AuditEvent.REGISTERED_MODEL_UPDATED
 
     def write(number: int) -> None:
-        with transaction.atomic():
+        # Leaving the block (or, standalone, the statement) committed and ran the after-commit integration.
+        with contextlib.nullcontext() if standalone else transaction.atomic():
             audit_record(
                 actor=None,
-                event_type=AuditEvent.REGISTERED_MODEL_UPDATED,
+                event_type=event,
                 subject=subject,
                 model_name=subject.name,
                 after=update_payload(writer, number),
+                standalone=standalone,
             )
-        # Leaving the block committed and ran the after-commit integration, as in production.
-
-    return write
-
-
-def standalone_write(writer: int) -> Callable[[int], None]:
-    """One committed standalone entry per call (an entry that records no change of its own, such as an
-    export or a verification run), of the same width as ``audited_write``'s: one statement, no
-    transaction around it, as the plain baseline's INSERT."""
-    subject = RegisteredModel.objects.get(name=SUBJECT_NAME)
-
-    def write(number: int) -> None:
-        audit_record(
-            actor=None,
-            event_type=AuditEvent.AUDIT_LOG_VERIFIED,
-            subject=subject,
-            model_name=subject.name,
-            after=update_payload(writer, number),
-            standalone=True,
-        )
 
     return write
 

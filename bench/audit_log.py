@@ -183,8 +183,7 @@ def audited_writer_process(
         from bench import _audit_support as support
 
         with support.logged_errors() as errors:
-            write = support.standalone_write(writer) if standalone else support.audited_write(writer)
-            timed, total = timed_loop(write, seconds, warmup, barrier)
+            timed, total = timed_loop(support.audited_write(writer, standalone=standalone), seconds, warmup, barrier)
         results.put(WriterCounts(timed=timed, total=total, logged_errors=errors.count, error=errors.first))
     except BaseException as exc:
         barrier.abort()
