@@ -3,15 +3,14 @@ version read) where compiling an ORM query costs more than PostgreSQL answering 
 
 ``select_list(Model, "alias")`` names every concrete column of a model; ``instance(Model, values)``
 builds the instance from those values as the ORM would (the fields' ``from_db_value`` converters,
-then ``Model.from_db``), so the rest of the code cannot tell the difference."""
+then ``Model.from_db``), so the rest of the code cannot tell the difference. ``insert_statement``
+writes the INSERT of a new instance as ``save`` would store it, for a larger prepared statement."""
 
 from collections.abc import Sequence
 from functools import cache
 from typing import Any, TypeVar
 
 from django.db import connection, models
-
-from core import prepared
 
 M = TypeVar("M", bound=models.Model)
 
@@ -66,23 +65,12 @@ def _reading(model: type[models.Model]) -> tuple[list[str], tuple[tuple[int, Any
     return [field.attname for field in fields], converters
 
 
-def insert(instance: models.Model) -> None:
-    """INSERT a new instance whose primary key is already set, as ``save(force_insert=True)`` would
-    store it, but as a prepared statement on PostgreSQL (no query compilation; fields' ``pre_save``
-    and ``get_db_prep_save`` as the ORM applies them). Sends no signals: for the hot paths' own models,
-    which have no receivers."""
-    if connection.vendor != "postgresql" or instance.pk is None:
-        instance.save(force_insert=True)
-        return
-    sql, values = insert_statement(instance)
-    with connection.cursor() as cursor:
-        prepared.execute(cursor, sql, values)
-    inserted(instance)
-
-
 def insert_statement(instance: models.Model) -> tuple[str, list[Any]]:
-    """The INSERT of ``insert`` and its parameters (PostgreSQL), for a caller that sends it as part of
-    a larger statement; it then calls ``inserted(instance)``."""
+    """The INSERT of a new instance whose primary key is set, as ``save(force_insert=True)`` would store
+    it (fields' ``pre_save`` and ``get_db_prep_save`` as the ORM applies them; no signals: for the hot
+    paths' own models, which have no receivers), and its parameters, for PostgreSQL: the caller sends
+    it, as part of a larger prepared statement (``audit_record(insert_subject=True)``), and then calls
+    ``inserted(instance)``."""
     fields = _fields(type(instance))
     values = [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
     return _insert_sql(type(instance)), values

@@ -1,4 +1,6 @@
-"""core.rawrows.insert stores exactly what ``save(force_insert=True)`` stores, in one prepared statement."""
+"""core.rawrows: the INSERT it writes (the gate's decision row, sent with its audit entry by
+``audit_record(insert_subject=True)``) stores exactly what ``save(force_insert=True)`` stores, and the
+instances it builds from rows equal the ORM's."""
 
 import uuid
 from datetime import UTC, datetime
@@ -8,6 +10,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from core import rawrows
+from governance.audit.services import audit_record
+from governance.choices import AuditEvent
 from governance.models import GateDecision
 
 pytestmark = pytest.mark.django_db
@@ -38,15 +42,19 @@ def stored(pk) -> dict:
     return row
 
 
+def insert(world, row: GateDecision) -> None:
+    audit_record(actor=world.ci_b, event_type=AuditEvent.GATE_DECIDED, subject=row, insert_subject=True)
+
+
 def test_the_prepared_insert_stores_what_save_stores(world):
     by_orm = decision(world)
     by_orm.save(force_insert=True)
     raw = decision(world)
 
     with CaptureQueriesContext(connection) as queries:
-        rawrows.insert(raw)
+        insert(world, raw)
 
-    assert [query["sql"].split(" ")[0] for query in queries][-1] == "EXECUTE"
+    assert [query["sql"].split(" ")[0] for query in queries] == ["EXECUTE"]
     assert stored(raw.pk) == stored(by_orm.pk)
     assert (raw._state.adding, raw._state.db) == (False, "default")
     assert GateDecision.objects.get(pk=raw.pk).checks[0]["details"] == {"é": 1}
@@ -57,7 +65,7 @@ def test_defaults_and_nulls_are_stored_as_the_orm_stores_them(world):
     by_orm.save(force_insert=True)
     raw = decision(world, pipeline={}, approval_request=None, policy_version=3)
 
-    rawrows.insert(raw)
+    insert(world, raw)
 
     assert stored(raw.pk) == stored(by_orm.pk)
     assert stored(raw.pk)["promoted"] is False
@@ -65,7 +73,7 @@ def test_defaults_and_nulls_are_stored_as_the_orm_stores_them(world):
 
 def test_an_instance_is_built_from_a_row_as_the_orm_builds_it(world):
     stored = decision(world)
-    rawrows.insert(stored)
+    insert(world, stored)
     columns = ", ".join(f"d.{connection.ops.quote_name(field.column)}" for field in GateDecision._meta.concrete_fields)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {columns} FROM governance_gatedecision d WHERE d.id = %s", [stored.pk])
