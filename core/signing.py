@@ -35,17 +35,13 @@ def key_dir() -> Path:
     return Path(settings.MODELGOV["KEY_DIR"])
 
 
-def key_path(purpose: KeyPurpose) -> Path:
-    return key_dir() / f"{purpose.value}.pem"
-
-
 def generate_missing_keys(directory: Path | None = None) -> list[Path]:
     """Create an Ed25519 key for every purpose that has none (demo and first install)."""
     directory = directory or key_dir()
     directory.mkdir(parents=True, exist_ok=True)
     created = []
     for purpose in KeyPurpose:
-        path = directory / f"{purpose.value}.pem"
+        path = Path(_key_file(str(directory), purpose))
         if path.exists():
             continue
         pem = ed25519.Ed25519PrivateKey.generate().private_bytes(
@@ -69,17 +65,22 @@ def _load_private_key(path: str) -> ed25519.Ed25519PrivateKey:
 
 
 def service_private_key(purpose: KeyPurpose) -> ed25519.Ed25519PrivateKey:
-    return _load_private_key(_key_file(settings.MODELGOV["KEY_DIR"], purpose))
+    return _load_private_key(_service_key_file(purpose))
+
+
+def _service_key_file(purpose: KeyPurpose) -> str:
+    # By the setting's value, so a changed KEY_DIR (tests) is followed; the gate asks several times per decision.
+    return _key_file(str(settings.MODELGOV["KEY_DIR"]), purpose)
 
 
 @cache
 def _key_file(directory: str, purpose: KeyPurpose) -> str:
-    # By the setting's value, so a changed KEY_DIR (tests) is followed; the gate asks several times per decision.
+    """Where the service key for ``purpose`` lives in ``directory``: the one naming rule."""
     return str(Path(directory) / f"{purpose.value}.pem")
 
 
 def service_public_key(purpose: KeyPurpose) -> ed25519.Ed25519PublicKey:
-    return _public_key(_key_file(settings.MODELGOV["KEY_DIR"], purpose))
+    return _public_key(_service_key_file(purpose))
 
 
 @cache
@@ -89,7 +90,7 @@ def _public_key(path: str) -> ed25519.Ed25519PublicKey:
 
 def service_key_id(purpose: KeyPurpose) -> str:
     """The fingerprint of the service key for ``purpose`` (the DSSE keyid of what it signs)."""
-    return _key_id(_key_file(settings.MODELGOV["KEY_DIR"], purpose))
+    return _key_id(_service_key_file(purpose))
 
 
 @cache

@@ -29,9 +29,9 @@ def gate_subject(*, name: str, version: int, actor: Any, stage: str) -> tuple[Mo
     """The version the gate is asked about (the errors of ``model_version_get_for_user`` when the
     caller may not view it or it does not exist) and the facts of the decision. On PostgreSQL one
     prepared statement reads both: the version with its model, creator and key, and the facts."""
-    if connection.vendor != "postgresql" or not actor.is_authenticated or not actor.is_active:
+    if not _in_one_statement(actor):
         found = model_version_get_for_user(name=name, version=version, user=actor)
-        return found, gate_facts(actor=actor, version=found, stage=stage)
+        return found, gate_facts_by_selectors(actor=actor, version=found, stage=stage)
     viewable, view_params, allowed, params = "TRUE", list[Any](), "TRUE", list[Any]()
     if not actor.is_superuser:
         viewable, view_params = model_perm_condition(ModelPermission.VIEW, actor, "m.id")
@@ -66,6 +66,12 @@ def gate_subject(*, name: str, version: int, actor: Any, stage: str) -> tuple[Mo
     return found, _facts_of(row[width:])
 
 
+def _in_one_statement(actor: Any) -> bool:
+    """Whether the prepared statements answer (PostgreSQL, an active account); else the selectors do,
+    with their own answers for anonymous and inactive callers."""
+    return connection.vendor == "postgresql" and actor.is_authenticated and actor.is_active
+
+
 def _facts_of(row: Any) -> GateFacts:
     may, logged_sha256, *columns = row
     approvals = [ApprovalRow._make(values) for values in zip(*[column or [] for column in columns], strict=True)]
@@ -75,7 +81,7 @@ def _facts_of(row: Any) -> GateFacts:
 def gate_facts(*, actor: Any, version: ModelVersion, stage: str) -> GateFacts:
     """The facts of one decision. On PostgreSQL one prepared statement reads them all; elsewhere (the
     SQLite demo) the selectors each answer their part. Both give the same facts (tests hold them to it)."""
-    if connection.vendor != "postgresql" or not actor.is_authenticated or not actor.is_active:
+    if not _in_one_statement(actor):
         return gate_facts_by_selectors(actor=actor, version=version, stage=stage)
     allowed, params = (
         ("TRUE", [])
