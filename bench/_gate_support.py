@@ -16,6 +16,7 @@ entries of the bulk rows are queued and integrated by the application's ``audit_
 import cProfile
 import hashlib
 import json
+import os
 import pstats
 import random
 import time
@@ -828,6 +829,8 @@ def profile_gate(token: str, bodies: list[str], label: str, requests: int) -> Ga
         post(body)
     profiler.disable()
     stats = pstats.Stats(profiler)
+    if dump := os.environ.get("BENCH_PROFILE_DUMP"):  # a directory: the raw profile, for pstats or snakeviz
+        stats.dump_stats(os.path.join(dump, f"gate-{label}.prof"))
     total = stats.total_tt  # type: ignore[attr-defined]
     return GateProfile(
         label=label,

@@ -81,6 +81,7 @@ def audit_record(
     request_id: str | None = None,
     insert_subject: bool = False,
     standalone: bool = False,
+    place: bool = False,
 ) -> AuditEntry:
     """Append one entry to the audit log, in the caller's transaction.
 
@@ -97,6 +98,12 @@ def audit_record(
     ``standalone``: the entry records no change of its own (an export, a verification run, a refused
     request). Outside a transaction it is written on its own, the same way: the entry and its queue row
     are one statement. Inside one it joins it, as any entry does.
+
+    ``place``: the caller needs the entry's seq at once (the gate answers with it). On PostgreSQL,
+    with ``insert_subject`` or ``standalone`` outside a transaction, the write commits and the entry is
+    integrated right after, in the same round trip (``_PLACE_SQL``); its seq is then known to
+    :func:`audit_seq_known` without another query. Otherwise it changes nothing: the entry is
+    integrated after commit as any other.
     """
     # The connection itself, once: every attribute read through django.db.connection is a lookup
     # of the current connection, and an audited write would make a dozen.
@@ -139,6 +146,7 @@ def audit_record(
         "entry_bytes": entry_bytes,
         "leaf_hash": leaf,
     }
+    placing = place and db.vendor == "postgresql" and not db.in_atomic_block
     if db.vendor == "postgresql":
         # The entry and its place in the integrator's queue in one prepared statement: every audited
         # write runs it, and compiling two ORM inserts (or planning the statement) cost more than
@@ -151,8 +159,11 @@ def audit_record(
             subject_sql, subject_params = rawrows.insert_statement(subject)
             sql, params = _with_subject_sql(subject_sql), [*subject_params, *params]
         with db.cursor() as cursor:
-            prepared.execute(cursor, sql, params)
-            values["id"] = cursor.fetchone()[0]
+            if placing:
+                values["id"] = _write_and_place(cursor, sql, params)
+            else:
+                prepared.execute(cursor, sql, params)
+                values["id"] = cursor.fetchone()[0]
         if insert_subject:
             rawrows.inserted(subject)
         names = _entry_attnames()
@@ -165,9 +176,51 @@ def audit_record(
             entry = AuditEntry(**values)
             entry.save(force_insert=True)
             AuditPending.objects.create(entry=entry, leaf_hash=leaf)
-    if not integrator_following(db):
+    if not placing and not integrator_following(db):
         after_commit(audit_log_integrate, wait=False)
     return entry
+
+
+# After the write's own transaction: integrate, waiting for the lock if another integrator holds it
+# (that one commits within a millisecond, and this write's entry is then placed by one of the two),
+# committed asynchronously as every integration is (see ``_take_lock``). The entry's id is the last
+# value the write drew from the entries' sequence in this session.
+_PLACE_SQL = (
+    "SELECT currval(pg_get_serial_sequence('governance_auditentry', 'id')), "
+    "tree_size, added, checkpoint_size, entry_ids, seqs FROM mg_audit_integrate(%s, %s, true, true)"
+)
+_PLACE_BATCH = 5000
+
+
+def _write_and_place(cursor: Any, sql: str, params: list[Any]) -> int:
+    """The write in a transaction of its own, committed durably, then the integration, in one round
+    trip; returns the entry's id. A failure before the commit leaves nothing written (and no
+    transaction open) and is raised. A failure of the integration after the commit is logged, as an
+    after-commit integration's is: the entry stands, and the next integration places it."""
+    script: list[str | tuple[str, list[Any]]] = [
+        "BEGIN",
+        (sql, params),
+        "COMMIT",
+        (_PLACE_SQL, [INTEGRATOR_LOCK, _PLACE_BATCH]),
+    ]
+    try:
+        prepared.execute_script(cursor, script)
+    except DatabaseError as exc:
+        prepared.end_open_transaction(cursor)
+        if "mg_audit_integrate" not in (getattr(getattr(exc.__cause__, "diag", None), "context", None) or ""):
+            raise
+        # Raised inside the integrator, which runs only once the write has committed.
+        logger.exception("the integration after an audited write failed; its entry waits in the queue")
+        cursor.execute("SELECT currval(pg_get_serial_sequence('governance_auditentry', 'id'))")
+        return int(cursor.fetchone()[0])
+    entry_id, size, added, checkpoint_size, entry_ids, seqs = cursor.fetchone()
+    batch = _Batch(int(size), int(added), int(checkpoint_size or 0), list(zip(entry_ids, seqs, strict=True)))
+    _remember_placed(batch.placed)
+    try:  # a checkpoint now due, or more than a batch waiting: as after any integration
+        _finish_batch(batch, wait=True, batch_size=_PLACE_BATCH)
+    except Exception:  # the write and its seq are committed; the next integration retries the rest
+        logger.exception("after an audited write, draining the queue or signing a checkpoint failed")
+    return int(entry_id)
 
 
 @functools.cache
@@ -363,6 +416,12 @@ def _integrate_postgresql(*, wait: bool, batch_size: int) -> int | None:
     batch = _integrate_in_database(batch_size, wait=wait, asynchronous=True)
     if batch is None:  # another integrator holds the lock: it drains the queue
         return None
+    return _finish_batch(batch, wait=wait, batch_size=batch_size)
+
+
+def _finish_batch(batch: _Batch, *, wait: bool, batch_size: int) -> int:
+    """After a committed batch: drain the rest under the lock when the batch was full or a checkpoint
+    is due, and remember the seqs placed; returns the tree size."""
     placed, size = list(batch.placed), batch.size
     if batch.added == batch_size or size - batch.checkpoint_size >= _checkpoint_every():
         with transaction.atomic():

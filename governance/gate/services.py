@@ -179,8 +179,8 @@ def gate_evaluate(
         created_at=now,
     )
     promoting = allow and promote and not dry_run
-    # Without a promotion the decision is one INSERT with its entry: one statement, its own transaction
-    # on PostgreSQL (no BEGIN and COMMIT round trips on the gate's hot path).
+    # Without a promotion the decision is one INSERT with its entry, in its own transaction, and its
+    # integration: one round trip on PostgreSQL.
     with transaction.atomic() if promoting else contextlib.nullcontext():
         entry = audit_record(
             actor=actor,
@@ -199,6 +199,9 @@ def gate_evaluate(
                 "dry_run": dry_run,
             },
             insert_subject=True,
+            # The answer carries the seq: without a promotion the write commits and the entry is
+            # integrated in the same round trip, and audit_seq_known below needs no query.
+            place=not promoting,
         )
         if promoting:
             model_version_promote(actor=actor, version=version, stage=target_stage)
@@ -217,7 +220,8 @@ def gate_evaluate(
             ),
             subject=row,
         )
-    # The after-commit integration usually placed the entry already; integrate here only if it lost the race.
+    # The entry is placed already (by its own integration, or after commit by another); integrate here
+    # only if neither happened yet (an integration that failed, or a promotion's entry while another held the lock).
     seq = audit_seq_known(entry_id=entry.pk)
     if seq is None:
         audit_log_integrate(wait=True)

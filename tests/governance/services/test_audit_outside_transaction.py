@@ -6,6 +6,7 @@ import uuid
 import pytest
 from django.contrib.auth.models import Group
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from governance.choices import AuditEvent
@@ -152,3 +153,156 @@ def test_a_standalone_entry_inside_a_transaction_rolls_back_with_it(world):
         raise RuntimeError("the surrounding work failed")
 
     assert AuditEntry.objects.count() == before
+
+
+def _transaction_status() -> int:
+    return connection.connection.info.transaction_status
+
+
+def test_a_placed_write_commits_and_is_integrated_in_one_round_trip(world):
+    """place: the decision, its entry, the commit and the entry's integration are one round trip, and
+    the seq is known afterwards without asking the database."""
+    from psycopg2.extensions import TRANSACTION_STATUS_IDLE
+
+    from governance.audit.services import audit_seq_known
+    from governance.models import AuditLeaf, AuditPending, GateDecision
+
+    # The first write of the session prepares its statements; the second is the one measured.
+    audit_record(
+        actor=world.ci_b,
+        event_type=AuditEvent.GATE_DECIDED,
+        subject=_decision(world.version_b1, world.ci_b),
+        insert_subject=True,
+        place=True,
+    )
+    row = _decision(world.version_b1, world.ci_b)
+    with CaptureQueriesContext(connection) as written:
+        entry = audit_record(
+            actor=world.ci_b,
+            event_type=AuditEvent.GATE_DECIDED,
+            subject=row,
+            model_name="model-b",
+            after={"decision": "deny"},
+            insert_subject=True,
+            place=True,
+        )
+    with CaptureQueriesContext(connection) as asked:
+        seq = audit_seq_known(entry_id=entry.pk)
+
+    assert len(written.captured_queries) == 1
+    script = written.captured_queries[0]["sql"]
+    assert script.startswith("BEGIN; EXECUTE mg_")
+    assert "; COMMIT; EXECUTE mg_" in script
+    assert len(asked.captured_queries) == 0
+    assert _transaction_status() == TRANSACTION_STATUS_IDLE
+    leaf = AuditLeaf.objects.get(entry_id=entry.pk)
+    assert (leaf.seq, bytes(leaf.leaf_hash)) == (seq, bytes(entry.leaf_hash))
+    assert seq == AuditLeaf.objects.count() - 1  # the newest leaf
+    assert not AuditPending.objects.exists()
+    assert GateDecision.objects.filter(pk=row.pk).count() == 1
+    stored = AuditEntry.objects.get(pk=entry.pk)
+    assert (stored.subject_id, stored.after, bytes(stored.entry_bytes)) == (
+        str(row.pk),
+        {"decision": "deny"},
+        bytes(entry.entry_bytes),
+    )
+
+
+def test_a_placed_write_that_fails_writes_nothing_and_leaves_no_transaction_open(world):
+    from django.db import IntegrityError
+    from psycopg2.extensions import TRANSACTION_STATUS_IDLE
+
+    from governance.models import AuditLeaf, AuditPending, GateDecision
+
+    first = _decision(world.version_b1, world.ci_b)
+    audit_record(actor=world.ci_b, event_type=AuditEvent.GATE_DECIDED, subject=first, insert_subject=True, place=True)
+    entries_before, leaves_before = AuditEntry.objects.count(), AuditLeaf.objects.count()
+
+    with pytest.raises(IntegrityError):
+        audit_record(
+            actor=world.ci_b,
+            event_type=AuditEvent.GATE_DECIDED,
+            subject=_decision(world.version_b1, world.ci_b, decision_id=first.pk),
+            insert_subject=True,
+            place=True,
+        )
+
+    assert _transaction_status() == TRANSACTION_STATUS_IDLE  # rolled back, not left aborted
+    assert (AuditEntry.objects.count(), AuditLeaf.objects.count()) == (entries_before, leaves_before)
+    assert AuditPending.objects.count() == 0
+    assert GateDecision.objects.count() == 1
+
+
+def test_a_placed_write_whose_integration_fails_keeps_its_entry_in_the_queue(world, caplog):
+    """The integration runs after the write's commit: when it fails (here the tree's right edge lost a
+    node), the entry stands, waits in the queue, and the failure is logged, not raised."""
+    from psycopg2.extensions import TRANSACTION_STATUS_IDLE
+
+    from governance.audit.services import audit_log_integrate, audit_seq_known
+    from governance.models import AuditLeaf, AuditPending, GateDecision
+    from tests.factories import append_only_disabled, audit_entries
+
+    subject = Group.objects.create(name="placed-team")
+    audit_entries(6 - AuditLeaf.objects.count(), subject=subject)
+    assert audit_log_integrate() == 6  # the right edge: node 2/0 and node 1/2
+    with append_only_disabled("governance_audittreenode") as cursor:
+        cursor.execute('DELETE FROM governance_audittreenode WHERE level = 1 AND "index" = 2')
+    audit_entries(1, subject=subject)  # leaf 6 completes nothing
+    assert AuditLeaf.objects.count() == 7
+    row = _decision(world.version_b1, world.ci_b)
+
+    # Leaf 7 completes node 1/3, which merges with the missing node 1/2.
+    entry = audit_record(
+        actor=world.ci_b, event_type=AuditEvent.GATE_DECIDED, subject=row, insert_subject=True, place=True
+    )
+
+    assert _transaction_status() == TRANSACTION_STATUS_IDLE
+    assert GateDecision.objects.filter(pk=row.pk).count() == 1
+    assert AuditEntry.objects.filter(pk=entry.pk, subject_id=str(row.pk)).count() == 1
+    assert list(AuditPending.objects.values_list("entry_id", flat=True)) == [entry.pk]
+    assert AuditLeaf.objects.count() == 7
+    assert audit_seq_known(entry_id=entry.pk) is None
+    failures = [record for record in caplog.records if record.levelname == "ERROR"]
+    assert [record.getMessage() for record in failures] == [
+        "the integration after an audited write failed; its entry waits in the queue"
+    ]
+    assert "no stored hash at level 1, index 2" in failures[0].exc_text
+
+
+def test_placed_writes_sign_the_checkpoints_that_fall_due(world, settings):
+    from governance.audit.services import audit_checkpoint_create
+    from governance.models import AuditCheckpoint, AuditLeaf
+
+    settings.MODELGOV = {**settings.MODELGOV, "CHECKPOINT_EVERY_ENTRIES": 3}
+    before = audit_checkpoint_create().size
+    assert before == AuditLeaf.objects.count()
+    for number in range(3):
+        assert AuditCheckpoint.objects.order_by("-id").first().size == before  # not due yet
+        audit_record(
+            actor=world.ci_b,
+            event_type=AuditEvent.GATE_DECIDED,
+            subject=_decision(world.version_b1, world.ci_b),
+            insert_subject=True,
+            place=True,
+        )
+        assert AuditLeaf.objects.count() == before + number + 1
+
+    latest = AuditCheckpoint.objects.order_by("-id").first()
+    assert latest.size == AuditLeaf.objects.count() == before + 3
+
+
+def test_place_inside_a_transaction_integrates_after_its_commit(world):
+    from governance.audit.services import audit_seq_known
+    from governance.models import AuditLeaf
+
+    with transaction.atomic():
+        entry = audit_record(
+            actor=world.ci_b,
+            event_type=AuditEvent.GATE_DECIDED,
+            subject=_decision(world.version_b1, world.ci_b),
+            insert_subject=True,
+            place=True,
+        )
+        assert not AuditLeaf.objects.filter(entry_id=entry.pk).exists()
+
+    assert audit_seq_known(entry_id=entry.pk) == AuditLeaf.objects.get(entry_id=entry.pk).seq
