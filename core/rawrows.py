@@ -55,6 +55,36 @@ def instance(model: type[M], values: Sequence[Any]) -> M:
     return model.from_db(connection.alias, attnames, converted)
 
 
+def instance_deferring(model: type[M], values: Sequence[Any], deferred: tuple[str, ...]) -> tuple[M, dict[str, Any]]:
+    """:func:`instance`, leaving the fields named in ``deferred`` deferred (as ``QuerySet.defer`` leaves
+    them: read from the database if anything asks for them), and their values as the driver returned
+    them, unconverted (a JSON column's text): for a caller that needs them only now and then."""
+    attnames, _converters = _reading(model)
+    if len(values) != len(attnames):
+        raise ValueError(f"{model.__name__} has {len(attnames)} columns, not {len(values)}")
+    kept, names, kept_converters = _deferring(model, deferred)
+    converted = [values[index] for index in kept]
+    for position, from_db_value in kept_converters:
+        if converted[position] is not None:
+            converted[position] = from_db_value(converted[position], None, connection)
+    put_aside = {attnames[index]: values[index] for index in range(len(attnames)) if attnames[index] in deferred}
+    return model.from_db(connection.alias, names, converted), put_aside
+
+
+@cache
+def _deferring(
+    model: type[models.Model], deferred: tuple[str, ...]
+) -> tuple[list[int], list[str], list[tuple[int, Any]]]:
+    """The positions and names of the columns kept, and their converters by position among those kept."""
+    attnames, converters = _reading(model)
+    unknown = set(deferred) - set(attnames)
+    if unknown:
+        raise ValueError(f"{model.__name__} has no column {sorted(unknown)[0]!r}")
+    kept = [index for index, name in enumerate(attnames) if name not in deferred]
+    position = {index: at for at, index in enumerate(kept)}
+    return kept, [attnames[index] for index in kept], [(position[i], f) for i, f in converters if i in position]
+
+
 @cache
 def _reading(model: type[models.Model]) -> tuple[list[str], tuple[tuple[int, Any], ...]]:
     """The attribute names of a model's columns, and the converters of the fields that have one."""

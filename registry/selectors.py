@@ -132,7 +132,12 @@ _VERIFIED: BoundedDict[str, tuple[VerificationCheck, ...]] = BoundedDict(4096)
 
 
 def model_version_verify(
-    *, version: ModelVersion, logged_sha256: str | None = None, look_up_log: bool = True, reuse_verified: bool = False
+    *,
+    version: ModelVersion,
+    logged_sha256: str | None = None,
+    look_up_log: bool = True,
+    reuse_verified: bool = False,
+    signed_json: dict[str, str] | None = None,
 ) -> list[VerificationCheck]:
     """Re-verify a registered version from what is stored: the digest, the producer's signature,
     the producer key's state, and the service's countersignature against the logged hash.
@@ -141,12 +146,15 @@ def model_version_verify(
     read it already (``look_up_log=False`` and ``logged_sha256``: the gate reads it in its one query).
     ``reuse_verified`` (the gate): the digest and signature checks are pure functions of the stored
     manifest, signatures, digest and keys, so their answer is kept, by a digest of all of those values,
-    and reused while none of them changes. The key's state and the logged hash are read every time."""
+    and reused while none of them changes. The key's state and the logged hash are read every time.
+    ``signed_json``: the version's manifest and signatures as stored (JSON text), left deferred on
+    ``version`` by the caller's read (the gate's): the digest is taken of that text, which is parsed
+    only when the checks run."""
     if look_up_log:
         logged = audit_entry_after(event_type=AuditEvent.MODEL_VERSION_REGISTERED, subject=version)
         logged_sha256 = logged.get("countersignature_sha256") if logged else None
     key = version.signing_key
-    pure = _pure_checks_reused(version) if reuse_verified else _pure_checks(version)
+    pure = _pure_checks_reused(version, signed_json) if reuse_verified else _pure_checks(version)
     digest, producer, countersignature = pure
     if countersignature.ok and logged_sha256 != version.countersignature_sha256:
         countersignature = VerificationCheck("countersignature", False, "its hash is not the one in the audit log")
@@ -156,7 +164,14 @@ def model_version_verify(
     return [digest, producer, active, countersignature]
 
 
-def _pure_checks_reused(version: ModelVersion) -> tuple[VerificationCheck, ...]:
+# What the signature checks read as JSON and nothing else on the gate's path does, in a fixed order: the
+# gate leaves these columns deferred on the version and hands over their stored text.
+SIGNED_JSON_COLUMNS = ("manifest", "producer_signature", "countersignature")
+
+
+def _pure_checks_reused(version: ModelVersion, signed_json: dict[str, str] | None) -> tuple[VerificationCheck, ...]:
+    if signed_json is not None:
+        return _pure_checks_reused_from_text(version, signed_json)
     inputs = [
         version.manifest.get("resources"),
         version.artifact_digest,
@@ -171,6 +186,33 @@ def _pure_checks_reused(version: ModelVersion) -> tuple[VerificationCheck, ...]:
     memo_key = hashlib.sha256(json.dumps(inputs, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
     found = _VERIFIED.get(memo_key)
     if found is None:
+        found = _pure_checks(version)
+        _VERIFIED.put_all([(memo_key, found)])
+    return found
+
+
+def _pure_checks_reused_from_text(version: ModelVersion, signed_json: dict[str, str]) -> tuple[VerificationCheck, ...]:
+    """The same memo, keyed by the stored text of the signed JSON columns (each part length-prefixed, so
+    that no two lists of parts digest alike), which is parsed into ``version`` only on a miss."""
+    parts = [
+        *(signed_json[name] for name in SIGNED_JSON_COLUMNS),
+        version.artifact_digest,
+        version.signing_key.public_key_pem,
+        version.model.name,
+        str(version.version),
+        version.countersignature_sha256,
+        service_public_key(KeyPurpose.INVENTORY).public_bytes_raw().hex(),
+    ]
+    digest = hashlib.sha256()
+    for part in parts:
+        encoded = part.encode()
+        digest.update(b"%d:" % len(encoded))
+        digest.update(encoded)
+    memo_key = "text:" + digest.hexdigest()
+    found = _VERIFIED.get(memo_key)
+    if found is None:
+        for name in SIGNED_JSON_COLUMNS:
+            setattr(version, name, json.loads(signed_json[name]))
         found = _pure_checks(version)
         _VERIFIED.put_all([(memo_key, found)])
     return found

@@ -1,6 +1,7 @@
 """What the gate reads about a version besides the version itself: may the caller ask, which approval
 requests exist for the stage, and which countersignature hash the registration logged."""
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,7 @@ from registry.choices import ModelPermission
 from registry.errors import ModelVersionNotFound
 from registry.models import ModelVersion, RegisteredModel, SigningKey
 from registry.permissions import model_perm_condition, user_has_model_perm
-from registry.selectors import model_version_get_for_user
+from registry.selectors import SIGNED_JSON_COLUMNS, model_version_get_for_user
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,9 @@ class GateFacts:
     may_request_promotion: bool
     approvals: list[ApprovalRow]
     logged_countersignature_sha256: str | None
+    # The version's signed JSON columns as stored (their text), when the gate read the version itself:
+    # the signature checks are reused by a digest of this text, and parse it only when they run.
+    signed_json: dict[str, str] | None = None
 
 
 def gate_subject(*, name: str, version: int, actor: Any, stage: str) -> tuple[ModelVersion, GateFacts]:
@@ -60,10 +64,11 @@ def gate_subject(*, name: str, version: int, actor: Any, stage: str) -> tuple[Mo
     if row is None:  # not found, or not viewable: the version read says which, as everywhere else
         found = model_version_get_for_user(name=name, version=version, user=actor)
         return found, gate_facts(actor=actor, version=found, stage=stage)
-    width = sum(rawrows.width(model) for model, _alias in _JOINED)
-    found, model, creator, key = rawrows.instances(_JOINED, row[:width])
+    at, width = rawrows.width(ModelVersion), sum(rawrows.width(model) for model, _alias in _JOINED)
+    found, signed_json = rawrows.instance_deferring(ModelVersion, row[:at], SIGNED_JSON_COLUMNS)
+    model, creator, key = rawrows.instances(_JOINED[1:], row[at:width])
     found.model, found.created_by, found.signing_key = model, creator, key
-    return found, _facts_of(row[width:])
+    return found, dataclasses.replace(_facts_of(row[width:]), signed_json=signed_json)
 
 
 def _in_one_statement(actor: Any) -> bool:

@@ -41,7 +41,11 @@ def _context(
 ) -> events.GateContext:
     model = version.model
     checks = model_version_verify(
-        version=version, logged_sha256=facts.logged_countersignature_sha256, look_up_log=False, reuse_verified=True
+        version=version,
+        logged_sha256=facts.logged_countersignature_sha256,
+        look_up_log=False,
+        reuse_verified=True,
+        signed_json=facts.signed_json,
     )
     approval = approval_status_from(rows=facts.approvals, artifact_digest=version.artifact_digest, stage=stage)
     return events.GateContext(

@@ -2,6 +2,7 @@
 ``audit_record(insert_subject=True)``) stores exactly what ``save(force_insert=True)`` stores, and the
 instances it builds from rows equal the ORM's."""
 
+import json
 import uuid
 from datetime import UTC, datetime
 
@@ -75,12 +76,8 @@ def test_defaults_and_nulls_are_stored_as_the_orm_stores_them(world):
 def test_an_instance_is_built_from_a_row_as_the_orm_builds_it(world):
     stored = decision(world)
     insert(world, stored)
-    columns = ", ".join(f"d.{connection.ops.quote_name(field.column)}" for field in GateDecision._meta.concrete_fields)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {columns} FROM governance_gatedecision d WHERE d.id = %s", [stored.pk])
-        row = cursor.fetchone()
 
-    built = rawrows.instance(GateDecision, row)
+    built = rawrows.instance(GateDecision, _row_of(stored.pk))
     loaded = GateDecision.objects.get(pk=stored.pk)
 
     names = [field.attname for field in GateDecision._meta.concrete_fields]
@@ -92,3 +89,35 @@ def test_an_instance_is_built_from_a_row_as_the_orm_builds_it(world):
 def test_a_row_of_another_width_is_refused(world):
     with pytest.raises(ValueError, match="GateDecision has 15 columns, not 14"):
         rawrows.instance(GateDecision, [None] * 14)
+
+
+def _row_of(pk) -> tuple:
+    columns = ", ".join(f"d.{connection.ops.quote_name(field.column)}" for field in GateDecision._meta.concrete_fields)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {columns} FROM governance_gatedecision d WHERE d.id = %s", [pk])
+        return cursor.fetchone()
+
+
+def test_a_deferred_column_is_handed_back_as_stored_and_loads_on_access(world):
+    stored = decision(world)
+    insert(world, stored)
+    row = _row_of(stored.pk)
+
+    built, put_aside = rawrows.instance_deferring(GateDecision, row, ("checks", "envelope"))
+
+    loaded = GateDecision.objects.get(pk=stored.pk)
+    assert built.get_deferred_fields() == {"checks", "envelope"}
+    assert set(put_aside) == {"checks", "envelope"}
+    assert json.loads(put_aside["checks"]) == loaded.checks  # the column's text, not yet parsed
+    assert isinstance(put_aside["envelope"], str)
+    assert (built.pipeline, built.requested_digest) == (loaded.pipeline, loaded.requested_digest)  # converted
+    with CaptureQueriesContext(connection) as queries:
+        assert built.checks == loaded.checks  # as QuerySet.defer leaves it: read when asked for
+    assert len(queries) == 1
+
+
+def test_deferring_a_column_the_model_lacks_is_refused(world):
+    with pytest.raises(ValueError, match="GateDecision has no column 'manifest'"):
+        rawrows.instance_deferring(GateDecision, [None] * 15, ("manifest",))
+    with pytest.raises(ValueError, match="GateDecision has 15 columns, not 3"):
+        rawrows.instance_deferring(GateDecision, [None] * 3, ("checks",))

@@ -3,6 +3,8 @@ the gate's memo of signature verifications answers as a fresh verification does;
 a notification only when a plugin listens."""
 
 import copy
+import dataclasses
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -212,8 +214,16 @@ def test_the_version_and_its_facts_in_one_statement(world, approved, who):
         found, facts = gate_subject(name="model-b", version=1, actor=actor, stage="production")
     assert len([query for query in queries if query["sql"].startswith("EXECUTE")]) == 1
 
-    same_version(found, model_version_get_for_user(name="model-b", version=1, user=actor))
-    assert facts == gate_facts_by_selectors(actor=actor, version=found, stage="production")
+    assert found.get_deferred_fields() == {"manifest", "producer_signature", "countersignature"}
+    same_version(found, model_version_get_for_user(name="model-b", version=1, user=actor))  # loads them
+    assert facts.signed_json is not None
+    assert {name: json.loads(text) for name, text in facts.signed_json.items()} == {
+        name: getattr(found, name) for name in ("manifest", "producer_signature", "countersignature")
+    }
+    # The selectors read the version's columns parsed, not as text: everything else is the same.
+    assert dataclasses.replace(facts, signed_json=None) == gate_facts_by_selectors(
+        actor=actor, version=found, stage="production"
+    )
     assert (facts.may_request_promotion, [row.pk for row in facts.approvals]) == (who != "auditor", [approved.pk])
 
 
@@ -230,3 +240,40 @@ def test_a_version_the_caller_may_not_see_is_not_found(world, who, name, version
         gate_subject(name=name, version=version, actor=getattr(world, who), stage="production")
 
     assert raised.value.code == code
+
+
+def test_the_gate_reads_the_signed_json_as_text_and_parses_it_only_on_a_miss(world):
+    """gate_subject leaves the version's manifest and signatures deferred and hands over their stored
+    text; the memo is keyed by that text, so a hit parses nothing, and a changed text is a miss that
+    answers as a fresh verification of the changed value."""
+    version, facts = gate_subject(name=world.model_b.name, version=1, actor=world.ci_b, stage="production")
+    signed = facts.signed_json
+    assert signed is not None
+    stored = type(version).objects.get(pk=version.pk)
+    assert version.get_deferred_fields() == {"manifest", "producer_signature", "countersignature"}
+    assert {name: json.loads(text) for name, text in signed.items()} == {
+        "manifest": stored.manifest,
+        "producer_signature": stored.producer_signature,
+        "countersignature": stored.countersignature,
+    }
+    logged = stored.countersignature_sha256
+
+    def gate_view(subject: Any, text: dict[str, str]) -> list[VerificationCheck]:
+        return model_version_verify(
+            version=subject, logged_sha256=logged, look_up_log=False, reuse_verified=True, signed_json=text
+        )
+
+    assert gate_view(version, signed) == PASSING  # a miss: parsed into the version
+    again, facts = gate_subject(name=world.model_b.name, version=1, actor=world.ci_b, stage="production")
+    with CaptureQueriesContext(connection) as queries:
+        assert gate_view(again, facts.signed_json) == PASSING  # a hit
+    assert len(queries) == 0
+    assert again.get_deferred_fields() == {"manifest", "producer_signature", "countersignature"}  # nothing parsed
+
+    first = stored.countersignature["signatures"][0]
+    tampered = {**stored.countersignature, "signatures": [{**first, "sig": flip_base64(first["sig"], 3)}]}
+    changed, facts = gate_subject(name=world.model_b.name, version=1, actor=world.ci_b, stage="production")
+    answer = gate_view(changed, {**facts.signed_json, "countersignature": json.dumps(tampered)})
+    assert answer[3].name == "countersignature" and answer[3].ok is False
+    stored.countersignature = tampered
+    assert answer == model_version_verify(version=stored, logged_sha256=logged, look_up_log=False)
