@@ -159,6 +159,18 @@ def _transaction_status() -> int:
     return connection.connection.info.transaction_status
 
 
+def _placed_decision(world, row=None, **fields):
+    """A gate decision written as the gate writes it without a promotion: ``place=True``."""
+    return audit_record(
+        actor=world.ci_b,
+        event_type=AuditEvent.GATE_DECIDED,
+        subject=row if row is not None else _decision(world.version_b1, world.ci_b),
+        insert_subject=True,
+        place=True,
+        **fields,
+    )
+
+
 def test_a_placed_write_commits_and_is_integrated_in_one_round_trip(world):
     """place: the decision, its entry, the commit and the entry's integration are one round trip, and
     the seq is known afterwards without asking the database."""
@@ -168,24 +180,10 @@ def test_a_placed_write_commits_and_is_integrated_in_one_round_trip(world):
     from governance.models import AuditLeaf, AuditPending, GateDecision
 
     # The first write of the session prepares its statements; the second is the one measured.
-    audit_record(
-        actor=world.ci_b,
-        event_type=AuditEvent.GATE_DECIDED,
-        subject=_decision(world.version_b1, world.ci_b),
-        insert_subject=True,
-        place=True,
-    )
+    _placed_decision(world)
     row = _decision(world.version_b1, world.ci_b)
     with CaptureQueriesContext(connection) as written:
-        entry = audit_record(
-            actor=world.ci_b,
-            event_type=AuditEvent.GATE_DECIDED,
-            subject=row,
-            model_name="model-b",
-            after={"decision": "deny"},
-            insert_subject=True,
-            place=True,
-        )
+        entry = _placed_decision(world, row, model_name="model-b", after={"decision": "deny"})
     with CaptureQueriesContext(connection) as asked:
         seq = audit_seq_known(entry_id=entry.pk)
 
@@ -215,17 +213,11 @@ def test_a_placed_write_that_fails_writes_nothing_and_leaves_no_transaction_open
     from governance.models import AuditLeaf, AuditPending, GateDecision
 
     first = _decision(world.version_b1, world.ci_b)
-    audit_record(actor=world.ci_b, event_type=AuditEvent.GATE_DECIDED, subject=first, insert_subject=True, place=True)
+    _placed_decision(world, first)
     entries_before, leaves_before = AuditEntry.objects.count(), AuditLeaf.objects.count()
 
     with pytest.raises(IntegrityError):
-        audit_record(
-            actor=world.ci_b,
-            event_type=AuditEvent.GATE_DECIDED,
-            subject=_decision(world.version_b1, world.ci_b, decision_id=first.pk),
-            insert_subject=True,
-            place=True,
-        )
+        _placed_decision(world, _decision(world.version_b1, world.ci_b, decision_id=first.pk))
 
     assert _transaction_status() == TRANSACTION_STATUS_IDLE  # rolled back, not left aborted
     assert (AuditEntry.objects.count(), AuditLeaf.objects.count()) == (entries_before, leaves_before)
@@ -252,9 +244,7 @@ def test_a_placed_write_whose_integration_fails_keeps_its_entry_in_the_queue(wor
     row = _decision(world.version_b1, world.ci_b)
 
     # Leaf 7 completes node 1/3, which merges with the missing node 1/2.
-    entry = audit_record(
-        actor=world.ci_b, event_type=AuditEvent.GATE_DECIDED, subject=row, insert_subject=True, place=True
-    )
+    entry = _placed_decision(world, row)
 
     assert _transaction_status() == TRANSACTION_STATUS_IDLE
     assert GateDecision.objects.filter(pk=row.pk).count() == 1
@@ -278,13 +268,7 @@ def test_placed_writes_sign_the_checkpoints_that_fall_due(world, settings):
     assert before == AuditLeaf.objects.count()
     for number in range(3):
         assert AuditCheckpoint.objects.order_by("-id").first().size == before  # not due yet
-        audit_record(
-            actor=world.ci_b,
-            event_type=AuditEvent.GATE_DECIDED,
-            subject=_decision(world.version_b1, world.ci_b),
-            insert_subject=True,
-            place=True,
-        )
+        _placed_decision(world)
         assert AuditLeaf.objects.count() == before + number + 1
 
     latest = AuditCheckpoint.objects.order_by("-id").first()
@@ -296,13 +280,7 @@ def test_place_inside_a_transaction_integrates_after_its_commit(world):
     from governance.models import AuditLeaf
 
     with transaction.atomic():
-        entry = audit_record(
-            actor=world.ci_b,
-            event_type=AuditEvent.GATE_DECIDED,
-            subject=_decision(world.version_b1, world.ci_b),
-            insert_subject=True,
-            place=True,
-        )
+        entry = _placed_decision(world)
         assert not AuditLeaf.objects.filter(entry_id=entry.pk).exists()
 
     assert audit_seq_known(entry_id=entry.pk) == AuditLeaf.objects.get(entry_id=entry.pk).seq
