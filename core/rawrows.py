@@ -7,6 +7,7 @@ then ``Model.from_db``), so the rest of the code cannot tell the difference. ``i
 writes the INSERT of a new instance as ``save`` would store it, for a larger prepared statement."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
 from typing import Any, TypeVar
 
@@ -45,54 +46,50 @@ def instances(joined: Sequence[tuple[type[models.Model], str]], row: Sequence[An
 
 
 def instance(model: type[M], values: Sequence[Any]) -> M:
-    attnames, converters = _reading(model)
-    if len(values) != len(attnames):
-        raise ValueError(f"{model.__name__} has {len(attnames)} columns, not {len(values)}")
-    converted = list(values)
-    for index, from_db_value in converters:
-        if converted[index] is not None:
-            converted[index] = from_db_value(converted[index], None, connection)
-    return model.from_db(connection.alias, attnames, converted)
+    return instance_deferring(model, values, ())[0]
 
 
 def instance_deferring(model: type[M], values: Sequence[Any], deferred: tuple[str, ...]) -> tuple[M, dict[str, Any]]:
     """:func:`instance`, leaving the fields named in ``deferred`` deferred (as ``QuerySet.defer`` leaves
     them: read from the database if anything asks for them), and their values as the driver returned
     them, unconverted (a JSON column's text): for a caller that needs them only now and then."""
-    attnames, _converters = _reading(model)
-    if len(values) != len(attnames):
-        raise ValueError(f"{model.__name__} has {len(attnames)} columns, not {len(values)}")
-    kept, names, kept_converters = _deferring(model, deferred)
-    converted = [values[index] for index in kept]
-    for position, from_db_value in kept_converters:
+    plan = _plan(model, deferred)
+    if len(values) != plan.width:
+        raise ValueError(f"{model.__name__} has {plan.width} columns, not {len(values)}")
+    converted = [values[index] for index in plan.kept]
+    for position, from_db_value in plan.converters:
         if converted[position] is not None:
             converted[position] = from_db_value(converted[position], None, connection)
-    put_aside = {attnames[index]: values[index] for index in range(len(attnames)) if attnames[index] in deferred}
-    return model.from_db(connection.alias, names, converted), put_aside
+    put_aside = {name: values[index] for index, name in plan.put_aside}
+    return model.from_db(connection.alias, plan.names, converted), put_aside
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How to build a model's instance from a row of all its columns, some of them deferred."""
+
+    width: int
+    kept: list[int]  # positions in the row of the columns that are kept
+    names: list[str]  # their attribute names
+    converters: list[tuple[int, Any]]  # (position among those kept, from_db_value) of fields that have one
+    put_aside: list[tuple[int, str]]  # (position in the row, attribute name) of the deferred columns
 
 
 @cache
-def _deferring(
-    model: type[models.Model], deferred: tuple[str, ...]
-) -> tuple[list[int], list[str], list[tuple[int, Any]]]:
-    """The positions and names of the columns kept, and their converters by position among those kept."""
-    attnames, converters = _reading(model)
+def _plan(model: type[models.Model], deferred: tuple[str, ...]) -> _Plan:
+    fields = _fields(model)
+    attnames = [field.attname for field in fields]
     unknown = set(deferred) - set(attnames)
     if unknown:
         raise ValueError(f"{model.__name__} has no column {sorted(unknown)[0]!r}")
     kept = [index for index, name in enumerate(attnames) if name not in deferred]
-    position = {index: at for at, index in enumerate(kept)}
-    return kept, [attnames[index] for index in kept], [(position[i], f) for i, f in converters if i in position]
-
-
-@cache
-def _reading(model: type[models.Model]) -> tuple[list[str], tuple[tuple[int, Any], ...]]:
-    """The attribute names of a model's columns, and the converters of the fields that have one."""
-    fields = _fields(model)
-    converters = tuple(
-        (index, field.from_db_value) for index, field in enumerate(fields) if getattr(field, "from_db_value", None)
-    )
-    return [field.attname for field in fields], converters
+    converters = [
+        (position, fields[index].from_db_value)
+        for position, index in enumerate(kept)
+        if getattr(fields[index], "from_db_value", None)
+    ]
+    put_aside = [(index, name) for index, name in enumerate(attnames) if name in deferred]
+    return _Plan(len(fields), kept, [attnames[index] for index in kept], converters, put_aside)
 
 
 def insert_statement(instance: models.Model) -> tuple[str, list[Any]]:

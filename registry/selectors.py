@@ -170,32 +170,20 @@ SIGNED_JSON_COLUMNS = ("manifest", "producer_signature", "countersignature")
 
 
 def _pure_checks_reused(version: ModelVersion, signed_json: dict[str, str] | None) -> tuple[VerificationCheck, ...]:
-    if signed_json is not None:
-        return _pure_checks_reused_from_text(version, signed_json)
-    inputs = [
-        version.manifest.get("resources"),
-        version.artifact_digest,
-        version.producer_signature,
-        version.signing_key.public_key_pem,
-        version.model.name,
-        version.version,
-        version.countersignature,
-        version.countersignature_sha256,
-        service_public_key(KeyPurpose.INVENTORY).public_bytes_raw().hex(),
-    ]
-    memo_key = hashlib.sha256(json.dumps(inputs, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-    found = _VERIFIED.get(memo_key)
-    if found is None:
-        found = _pure_checks(version)
-        _VERIFIED.put_all([(memo_key, found)])
-    return found
-
-
-def _pure_checks_reused_from_text(version: ModelVersion, signed_json: dict[str, str]) -> tuple[VerificationCheck, ...]:
-    """The same memo, keyed by the stored text of the signed JSON columns (each part length-prefixed, so
-    that no two lists of parts digest alike), which is parsed into ``version`` only on a miss."""
+    """The memo, keyed by a digest of the JSON text of the signed columns (as stored when the caller hands
+    it over, parsed into ``version`` only on a miss; else serialised from ``version``) and of the other
+    values the checks read, each part length-prefixed so that no two lists of parts digest alike. A text
+    determines its value, so one key never stands for two different inputs."""
+    texts = (
+        signed_json
+        if signed_json is not None
+        else {
+            name: json.dumps(getattr(version, name), sort_keys=True, separators=(",", ":"))
+            for name in SIGNED_JSON_COLUMNS
+        }
+    )
     parts = [
-        *(signed_json[name] for name in SIGNED_JSON_COLUMNS),
+        *(texts[name] for name in SIGNED_JSON_COLUMNS),
         version.artifact_digest,
         version.signing_key.public_key_pem,
         version.model.name,
@@ -208,11 +196,12 @@ def _pure_checks_reused_from_text(version: ModelVersion, signed_json: dict[str, 
         encoded = part.encode()
         digest.update(b"%d:" % len(encoded))
         digest.update(encoded)
-    memo_key = "text:" + digest.hexdigest()
+    memo_key = digest.hexdigest()
     found = _VERIFIED.get(memo_key)
     if found is None:
-        for name in SIGNED_JSON_COLUMNS:
-            setattr(version, name, json.loads(signed_json[name]))
+        if signed_json is not None:
+            for name in SIGNED_JSON_COLUMNS:
+                setattr(version, name, json.loads(signed_json[name]))
         found = _pure_checks(version)
         _VERIFIED.put_all([(memo_key, found)])
     return found

@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 INTEGRATOR_LOCK = 0x6D676F76
 # Held for its whole life by a following integrator (``manage.py integrate_audit_log --follow``, "mgow").
 FOLLOWER_LOCK = 0x6D676F77
+# Entries one integration statement takes off the queue at most.
+BATCH_SIZE = 5000
 # How long a writer trusts its last look at whether a follower is running.
 FOLLOWER_CHECK_SECONDS = 1.0
 
@@ -189,7 +191,6 @@ _PLACE_SQL = (
     "SELECT currval(pg_get_serial_sequence('governance_auditentry', 'id')), "
     "tree_size, added, checkpoint_size, entry_ids, seqs FROM mg_audit_integrate(%s, %s, true, true)"
 )
-_PLACE_BATCH = 5000
 
 
 def _write_and_place(cursor: Any, sql: str, params: list[Any]) -> int:
@@ -201,26 +202,31 @@ def _write_and_place(cursor: Any, sql: str, params: list[Any]) -> int:
         "BEGIN",
         (sql, params),
         "COMMIT",
-        (_PLACE_SQL, [INTEGRATOR_LOCK, _PLACE_BATCH]),
+        (_PLACE_SQL, [INTEGRATOR_LOCK, BATCH_SIZE]),
     ]
     try:
         prepared.execute_script(cursor, script)
     except DatabaseError as exc:
         prepared.end_open_transaction(cursor)
-        if "mg_audit_integrate" not in (getattr(getattr(exc.__cause__, "diag", None), "context", None) or ""):
+        if not _raised_in_integrator(exc):
             raise
-        # Raised inside the integrator, which runs only once the write has committed.
+        # The integrator runs only once the write has committed.
         logger.exception("the integration after an audited write failed; its entry waits in the queue")
         cursor.execute("SELECT currval(pg_get_serial_sequence('governance_auditentry', 'id'))")
         return int(cursor.fetchone()[0])
     entry_id, size, added, checkpoint_size, entry_ids, seqs = cursor.fetchone()
     batch = _Batch(int(size), int(added), int(checkpoint_size or 0), list(zip(entry_ids, seqs, strict=True)))
-    _remember_placed(batch.placed)
     try:  # a checkpoint now due, or more than a batch waiting: as after any integration
-        _finish_batch(batch, wait=True, batch_size=_PLACE_BATCH)
-    except Exception:  # the write and its seq are committed; the next integration retries the rest
+        _finish_batch(batch, wait=True, batch_size=BATCH_SIZE)
+    except Exception:  # the write and its seq are committed (and remembered); the next integration retries the rest
         logger.exception("after an audited write, draining the queue or signing a checkpoint failed")
     return int(entry_id)
+
+
+def _raised_in_integrator(exc: DatabaseError) -> bool:
+    """Whether PostgreSQL raised the error inside ``mg_audit_integrate`` (its context names the function)."""
+    diag = getattr(exc.__cause__, "diag", None)
+    return "mg_audit_integrate" in (getattr(diag, "context", None) or "")
 
 
 @functools.cache
@@ -391,7 +397,7 @@ def _insert_rows(cursor: Any, table: str, columns: tuple[str, ...], rows: list[t
         )
 
 
-def audit_log_integrate(*, wait: bool = True, batch_size: int = 5000) -> int | None:
+def audit_log_integrate(*, wait: bool = True, batch_size: int = BATCH_SIZE) -> int | None:
     """Integrate every pending entry into the tree; returns the tree size, or None when another
     integrator holds the lock and ``wait`` is False (that integrator drains the queue)."""
     if connection.vendor == "postgresql":
@@ -420,15 +426,18 @@ def _integrate_postgresql(*, wait: bool, batch_size: int) -> int | None:
 
 
 def _finish_batch(batch: _Batch, *, wait: bool, batch_size: int) -> int:
-    """After a committed batch: drain the rest under the lock when the batch was full or a checkpoint
-    is due, and remember the seqs placed; returns the tree size."""
-    placed, size = list(batch.placed), batch.size
+    """After a batch: remember the seqs it placed, then drain the rest under the lock when the batch
+    was full or a checkpoint is due (remembering those too); returns the tree size."""
+    if batch.placed:
+        after_commit(_remember_placed, batch.placed)  # at once, unless inside a transaction
+    size = batch.size
     if batch.added == batch_size or size - batch.checkpoint_size >= _checkpoint_every():
+        more: list[tuple[int, int]] = []
         with transaction.atomic():
             if _take_lock(wait, asynchronous_commit=True):  # else another integrator drains the rest
-                size = _drain_locked(batch_size, placed=placed)
-    if placed:
-        after_commit(_remember_placed, placed)  # at once, unless inside a transaction
+                size = _drain_locked(batch_size, placed=more)
+        if more:
+            after_commit(_remember_placed, more)
     return size
 
 
@@ -481,7 +490,7 @@ def audit_checkpoint_create(*, actor: Any = None) -> AuditCheckpoint:
     previous checkpoint. Refuses (CheckpointInconsistent) rather than sign a forked history."""
     with transaction.atomic():
         _take_lock(wait=True)
-        _drain_locked(5000, cadence=False)  # the checkpoint below covers all of it
+        _drain_locked(BATCH_SIZE, cadence=False)  # the checkpoint below covers all of it
         return _checkpoint_sign_locked()
 
 
