@@ -90,14 +90,14 @@ def inclusion_proof_get(*, seq: int, tree_size: int | None, user: Any) -> dict[s
         raise TreeSizeOutOfRange(
             f"Entry {seq} is not in the tree of size {size}.", extra={"seq": seq, "tree_size": size}
         )
-    proof = tree.inclusion_proof(seq, size)
+    proof, root = tree.inclusion_proof_and_root(seq, size)
     return {
         "seq": seq,
         "tree_size": size,
         "leaf_hash": b64(bytes(leaf.leaf_hash)),
         "entry": b64(bytes(leaf.entry.entry_bytes)),
         "proof": [b64(node) for node in proof],
-        "root_hash": b64(tree.root_at(size)),
+        "root_hash": b64(root),
         "checkpoint": checkpoint_note_at(size),
     }
 
@@ -107,12 +107,12 @@ def consistency_proof_get(*, old_size: int, new_size: int) -> dict[str, Any]:
     _check_size(new_size, current)
     if old_size < 0 or old_size > new_size:
         raise TreeSizeOutOfRange("'from' must be between 0 and 'to'.", extra={"from": old_size, "to": new_size})
-    proof = tree.consistency_proof(old_size, new_size) if 0 < old_size < new_size else []
+    proof, old_root, new_root = tree.consistency_proof_and_roots(old_size, new_size)
     return {
         "from": old_size,
         "to": new_size,
-        "from_root": b64(tree.root_at(old_size)),
-        "to_root": b64(tree.root_at(new_size)),
+        "from_root": b64(old_root),
+        "to_root": b64(new_root),
         "proof": [b64(node) for node in proof],
         "from_checkpoint": checkpoint_note_at(old_size),
         "to_checkpoint": checkpoint_note_at(new_size),

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 
 from django.db import connection
 
+from core import prepared
 from hooks import tlog
 
 Position = tuple[int, int]  # (level, index): 2**level leaves starting at leaf index * 2**level
@@ -40,12 +41,38 @@ def right_edge(size: int) -> list[Position]:
     return positions
 
 
+# PostgreSQL: one fixed statement whatever the positions (arrays, not a list of conditions), prepared
+# once per session: a proof asks for about 2 log2(n) hashes, and planning a condition per position cost
+# more than reading them.
+_SUBTREES_SQL = """
+SELECT 0, l.seq, l.leaf_hash FROM governance_auditleaf l WHERE l.seq = ANY(%s::bigint[])
+UNION ALL
+SELECT n.level, n."index", n.hash
+  FROM unnest(%s::smallint[], %s::bigint[]) AS w(level, idx)
+  JOIN governance_audittreenode n ON n.level = w.level AND n."index" = w.idx
+"""
+
+
 def fetch_subtrees(positions: Iterable[Position]) -> dict[Position, bytes]:
     """The stored hashes of these perfect subtrees (leaves from AuditLeaf, the rest from AuditTreeNode),
     in one SELECT; missing ones are simply absent."""
     wanted = sorted(set(positions))
     leaves = [index for level, index in wanted if level == 0]
     nodes = [(level, index) for level, index in wanted if level > 0]
+    if not wanted:
+        return {}
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            levels, indexes = [level for level, _ in nodes], [index for _, index in nodes]
+            prepared.execute(cursor, _SUBTREES_SQL, [leaves, levels, indexes])
+        else:
+            sql, params = _subtrees_sqlite(leaves, nodes)
+            cursor.execute(sql, params)
+        return {(int(level), int(index)): bytes(digest) for level, index, digest in cursor.fetchall()}
+
+
+def _subtrees_sqlite(leaves: list[int], nodes: list[Position]) -> tuple[str, list[int]]:
+    """The same SELECT for SQLite (the demo), which has no arrays: a placeholder per position."""
     parts: list[str] = []
     params: list[int] = []
     if leaves:
@@ -59,12 +86,8 @@ def fetch_subtrees(positions: Iterable[Position]) -> dict[Position, bytes]:
         condition = " OR ".join(['(level = %s AND "index" = %s)'] * len(nodes))
         parts.append(f'SELECT level, "index", hash FROM governance_audittreenode WHERE {condition}')  # noqa: S608
         params += [number for position in nodes for number in position]
-    if not parts:
-        return {}
-    with connection.cursor() as cursor:
-        # Only placeholders are joined in; every value is a parameter.
-        cursor.execute(" UNION ALL ".join(parts), params)
-        return {(int(level), int(index)): bytes(digest) for level, index, digest in cursor.fetchall()}
+    # Only placeholders are joined in; every value is a parameter.
+    return " UNION ALL ".join(parts), params
 
 
 class MissingNode(LookupError):
@@ -92,9 +115,11 @@ def fold_right_edge(hashes: list[bytes]) -> bytes:
 
 
 def root_at(size: int) -> bytes:
-    positions = right_edge(size)
-    get = getter(fetch_subtrees(positions))
-    return fold_right_edge([get(level, index) for level, index in positions])
+    return _root(size, getter(fetch_subtrees(right_edge(size))))
+
+
+def _root(size: int, get: Callable[[int, int], bytes]) -> bytes:
+    return fold_right_edge([get(level, index) for level, index in right_edge(size)])
 
 
 def inclusion_proof(index: int, size: int) -> list[bytes]:
@@ -102,6 +127,20 @@ def inclusion_proof(index: int, size: int) -> list[bytes]:
     return tlog.inclusion_proof(index, size, getter(hashes))
 
 
+def inclusion_proof_and_root(index: int, size: int) -> tuple[list[bytes], bytes]:
+    """The inclusion proof of leaf ``index`` and the root of the tree of ``size`` leaves, from one read."""
+    get = getter(fetch_subtrees([*tlog.needed_subtrees_for_inclusion(index, size), *right_edge(size)]))
+    return tlog.inclusion_proof(index, size, get), _root(size, get)
+
+
 def consistency_proof(old_size: int, new_size: int) -> list[bytes]:
     hashes = fetch_subtrees(tlog.needed_subtrees_for_consistency(old_size, new_size))
     return tlog.consistency_proof(old_size, new_size, getter(hashes))
+
+
+def consistency_proof_and_roots(old_size: int, new_size: int) -> tuple[list[bytes], bytes, bytes]:
+    """The consistency proof between two sizes (empty when ``old_size`` is 0 or ``new_size``) and both
+    roots, from one read."""
+    needed = tlog.needed_subtrees_for_consistency(old_size, new_size)
+    get = getter(fetch_subtrees([*needed, *right_edge(old_size), *right_edge(new_size)]))
+    return tlog.consistency_proof(old_size, new_size, get), _root(old_size, get), _root(new_size, get)

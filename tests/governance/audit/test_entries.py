@@ -180,3 +180,47 @@ def test_root_at_every_size_is_the_root_of_the_leaves(subject):
     for size in range(24):
         assert tree.root_at(size) == tlog.root_from_leaves(leaves[:size]), size
     assert tree.root_at(0) == hashlib.sha256(b"").digest()
+
+
+def test_a_proof_and_its_roots_come_from_one_read_and_match_the_leaves(subject):
+    """inclusion_proof_and_root and consistency_proof_and_roots read every hash they need in one
+    statement (on PostgreSQL, one prepared EXECUTE) and answer what the RFC 9162 reference computes
+    from the leaves."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    audit_entries(23, subject=subject)
+    assert audit_log_integrate() == 23
+    leaves = [
+        leaf_of(bytes(data)) for data in AuditLeaf.objects.order_by("seq").values_list("entry__entry_bytes", flat=True)
+    ]
+    tree.inclusion_proof_and_root(0, 1)  # prepares the statement in this session
+
+    for size in range(1, 24):
+        for index in range(size):
+            with CaptureQueriesContext(connection) as queries:
+                proof, root = tree.inclusion_proof_and_root(index, size)
+            assert len(queries) == 1
+            assert queries[0]["sql"].startswith("EXECUTE")
+            assert root == tlog.root_from_leaves(leaves[:size])
+            assert proof == tree.inclusion_proof(index, size)
+            tlog.verify_inclusion(leaves[index], index, size, proof, root)
+    for old in range(24):
+        for new in range(old, 24):
+            with CaptureQueriesContext(connection) as queries:
+                proof, old_root, new_root = tree.consistency_proof_and_roots(old, new)
+            assert len(queries) == (1 if new else 0)  # the empty tree's root needs no stored hash
+            assert (old_root, new_root) == (tlog.root_from_leaves(leaves[:old]), tlog.root_from_leaves(leaves[:new]))
+            assert proof == tree.consistency_proof(old, new)
+            tlog.verify_consistency(old, new, old_root, new_root, proof)
+
+
+def test_hashes_that_are_not_stored_are_absent_from_a_read(subject):
+    audit_entries(5, subject=subject)
+    assert audit_log_integrate() == 5
+
+    found = tree.fetch_subtrees([(0, 4), (0, 5), (2, 0), (2, 1), (1, 2)])
+
+    assert set(found) == {(0, 4), (2, 0)}
+    assert found[(2, 0)] == bytes(AuditTreeNode.objects.get(level=2, index=0).hash)
+    assert tree.fetch_subtrees([]) == {}
