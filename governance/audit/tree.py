@@ -122,11 +122,6 @@ def _root(size: int, get: Callable[[int, int], bytes]) -> bytes:
     return fold_right_edge([get(level, index) for level, index in right_edge(size)])
 
 
-def inclusion_proof(index: int, size: int) -> list[bytes]:
-    hashes = fetch_subtrees(tlog.needed_subtrees_for_inclusion(index, size))
-    return tlog.inclusion_proof(index, size, getter(hashes))
-
-
 def inclusion_proof_and_root(index: int, size: int) -> tuple[list[bytes], bytes]:
     """The inclusion proof of leaf ``index`` and the root of the tree of ``size`` leaves, from one read."""
     get = getter(fetch_subtrees([*tlog.needed_subtrees_for_inclusion(index, size), *right_edge(size)]))
