@@ -11,7 +11,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from core import prepared
+from core import dbsession, prepared
 from governance.models import ApiToken
 from governance.services import api_token_touch, hash_token
 
@@ -38,9 +38,13 @@ def _token_with_user(key_hash: str) -> ApiToken | None:
         # SQLite (the demo) hands raw datetimes back naive: take the ORM's converters there.
         return ApiToken.objects.select_related("user").filter(key_hash=key_hash).first()
     sql, user_fields = _token_sql()
-    with connection.cursor() as cursor:
+
+    def read(cursor: Any) -> Any:
         prepared.execute(cursor, sql, [key_hash])  # planned once per session: it runs before every call
-        row = cursor.fetchone()
+        return cursor.fetchone()
+
+    # The first statement of an API call: it stands in for the connection's health check.
+    row = dbsession.read_checking_session(read)
     if row is None:
         return None
     # from_db applies no converters: PostgreSQL's driver returns aware datetimes under USE_TZ already.
