@@ -46,18 +46,21 @@ MAX_JSON_DEPTH = 32
 
 def json_problem(value: Any, *, max_depth: int | None = None) -> tuple[str, tuple[Any, ...]] | None:
     """The first thing PostgreSQL or canonical JSON could not take in a JSON value, and where it is:
-    ("null_character", path) for a string or key holding a NUL (text and jsonb cannot store one), or
-    ("too_deep", path) past ``max_depth`` levels of nesting. The path is a tuple of keys and indexes."""
+    ("null_character", path) for a string or key holding a NUL (text and jsonb cannot store one),
+    ("lone_surrogate", path) for one holding half of a UTF-16 surrogate pair (JSON can escape it, UTF-8
+    cannot encode it), or ("too_deep", path) past ``max_depth`` levels of nesting. The path is a tuple
+    of keys and indexes."""
 
     def walk(item: Any, parts: tuple[Any, ...], depth: int) -> tuple[str, tuple[Any, ...]] | None:
         if max_depth is not None and depth > max_depth:
             return "too_deep", parts
         if isinstance(item, str):
-            return ("null_character", parts) if "\x00" in item else None
+            problem = _text_problem(item)
+            return (problem, parts) if problem else None
         children = item.items() if isinstance(item, dict) else enumerate(item) if isinstance(item, list) else ()
         for key, child in children:
-            if isinstance(key, str) and "\x00" in key:
-                return "null_character", (*parts, key)
+            if isinstance(key, str) and (problem := _text_problem(key)):
+                return problem, (*parts, key)
             found = walk(child, (*parts, key), depth + 1)
             if found:
                 return found
@@ -66,12 +69,24 @@ def json_problem(value: Any, *, max_depth: int | None = None) -> tuple[str, tupl
     return walk(value, (), 1)
 
 
+def _text_problem(text: str) -> str | None:
+    if "\x00" in text:
+        return "null_character"
+    if not text.isascii() and _SURROGATE.search(text):
+        return "lone_surrogate"
+    return None
+
+
+JSON_PROBLEM_MESSAGES = {
+    "null_character": "Null characters are not allowed.",
+    "lone_surrogate": "Unpaired surrogate characters are not allowed.",
+    "too_deep": f"Nested deeper than {MAX_JSON_DEPTH} levels.",
+}
+
+
 def storable_json(value: Any) -> None:
     """Validator for free-form JSON input: PostgreSQL text and jsonb cannot hold a NUL character,
     and a bounded depth keeps canonical JSON encoding (audit entries) within the recursion limit."""
     problem = json_problem(value, max_depth=MAX_JSON_DEPTH)
-    if problem is None:
-        return
-    if problem[0] == "too_deep":
-        raise serializers.ValidationError(f"Nested deeper than {MAX_JSON_DEPTH} levels.")
-    raise serializers.ValidationError("Null characters are not allowed.")
+    if problem is not None:
+        raise serializers.ValidationError(JSON_PROBLEM_MESSAGES[problem[0]])

@@ -29,8 +29,10 @@ def modelgov_gate_checks(context: GateContext) -> list[CheckResult]:
 
     Fires: for every gate evaluation (``POST /api/v1/gate/promotions``), inside the request, before
     the decision is signed. Returns: a list of CheckResult; every plugin's list is collected (not
-    firstresult). Any ``fail`` or ``error`` makes the decision a deny; a plugin that raises is
-    recorded as an ``error`` vote named ``plugin:<name>``, so a broken plugin never allows.
+    firstresult). Any ``fail`` or ``error`` makes the decision a deny; a plugin that raises (or
+    answers with a built-in's name, or details that are not JSON) is recorded as an ``error`` vote
+    named ``plugin:<name>``, so a broken plugin never allows. Each plugin gets its own copy of the
+    context; the built-in checks run first, on the gate's own.
     """
     raise NotImplementedError
 
@@ -73,8 +75,8 @@ def modelgov_model_card_sections(context: CardContext) -> list[CardSection] | No
 
 @hookspec(firstresult=True)
 def modelgov_sign_payload(payload: bytes, purpose: str) -> SignedPayload | None:
-    """Provider: sign ``payload`` (DSSE pre-authentication bytes) for ``purpose``
-    (``gate_decision``, ``inventory_countersignature``).
+    """Provider: sign ``payload`` (DSSE pre-authentication bytes) for ``purpose`` (``gate_decision``:
+    the only purpose the service asks for; countersignatures and checkpoints use the key files).
 
     Fires: whenever the service signs a decision or record. Returns: SignedPayload, or None to let
     the next signer answer (firstresult). The built-in signer (trylast) uses the key file; a KMS or

@@ -21,14 +21,21 @@ class PipelineInput(StrictInputSerializer):
     metadata = serializers.DictField(required=False, default=dict, validators=[storable_json])
 
 
+# ModelVersion.version is a PostgreSQL integer: a larger number would fail in the database, not here.
+MAX_VERSION = 2**31 - 1
+
+
 class GateInput(StrictInputSerializer):
     model = serializers.CharField(max_length=100)
-    version = serializers.IntegerField(min_value=1)
+    version = serializers.IntegerField(min_value=1, max_value=MAX_VERSION)
     target_stage = serializers.CharField(max_length=20)
     artifact_digest = serializers.RegexField(r"^sha256:[0-9a-f]{64}$")
     pipeline = PipelineInput(required=False)
     dry_run = serializers.BooleanField(required=False, default=False)
     promote = serializers.BooleanField(required=False, default=False)
+    # The caller's own value, signed into the decision: a client that sends a fresh one knows the
+    # answer is to this request, not an older one replayed.
+    nonce = serializers.RegexField(r"^[A-Za-z0-9._~-]{1,128}\Z", required=False, default=None)
 
 
 _GATE_INPUT = GateInput()
@@ -76,6 +83,7 @@ class GatePromotionApi(generics.GenericAPIView):
             pipeline=PipelineInfo(**values.get("pipeline", {})),
             dry_run=values["dry_run"],
             promote=values["promote"],
+            nonce=values["nonce"],
             facts=facts,
         )
         # The body as GateOutput describes it (the schema), built directly: every value is already what

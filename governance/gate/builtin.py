@@ -1,5 +1,7 @@
-"""Built-in plugins: the gate's own checks and the file-key signer. Registered like any plugin
-(hooks.manager), and trylast, so that a platform team's plugins run first."""
+"""Built-in plugins: the gate's own checks and the file-key signer, registered like any plugin
+(hooks.manager). The gate runs its own checks first, on its own context, whatever the plugins'
+order (governance.gate.services); they cannot be blocklisted. The signer is trylast, so that a KMS
+or HSM plugin answers first."""
 
 from core.signing import KeyPurpose, service_key_id, service_private_key
 from hooks.events import CheckResult, GateContext, SignedPayload
@@ -59,4 +61,6 @@ class FileKeySigner:
         return SignedPayload(signature=key.sign(payload), keyid=service_key_id(KeyPurpose(purpose)))
 
 
-BUILTIN_PLUGINS = [("builtin-gate-checks", BuiltinGateChecks()), ("builtin-file-signer", FileKeySigner())]
+GATE_CHECKS = BuiltinGateChecks()
+GATE_CHECKS_NAME = "builtin-gate-checks"
+BUILTIN_PLUGINS = [(GATE_CHECKS_NAME, GATE_CHECKS), ("builtin-file-signer", FileKeySigner())]

@@ -4,6 +4,7 @@ the artifact digest, logged with its hash. It fails closed: any failure before t
 committed is an exception (a 5xx), never an allow."""
 
 import contextlib
+import copy
 import logging
 import uuid
 from typing import Any
@@ -18,14 +19,15 @@ from governance.approvals.selectors import approval_status_from
 from governance.audit.services import audit_log_integrate, audit_record, audit_seq_known
 from governance.choices import AuditEvent
 from governance.errors import InvalidStage
+from governance.gate import builtin
 from governance.gate.notify import notify_after_commit
 from governance.gate.selectors import GateFacts, gate_facts
-from governance.models import GateDecision
+from governance.models import ApprovalRequest, GateDecision
 from hooks import events, tlog
 from hooks.manager import get_plugin_manager
 from hooks.manifest import INTOTO_PAYLOAD_TYPE, STATEMENT_TYPE
 from registry.choices import ModelPermission, Stage
-from registry.models import ModelVersion
+from registry.models import ModelVersion, RegisteredModel, SigningKey
 from registry.selectors import model_version_verify
 from registry.services import model_version_promote
 from registry.signing import envelope_sha256
@@ -74,17 +76,19 @@ def _fields_of(instance: Any) -> dict[str, Any]:
 
 
 def _run_checks(context: events.GateContext) -> list[events.CheckResult]:
-    """Every plugin votes on its own: one that raises or answers nonsense is an ``error`` vote."""
-    results: list[events.CheckResult] = []
-    for impl in get_plugin_manager().hook.modelgov_gate_checks.get_hookimpls():
+    """The built-in checks first, on the gate's own context; then every plugin's, in pluggy's order
+    (tryfirst first), each on a copy of its own: what a plugin changes in its copy reaches neither the
+    built-ins, nor another plugin, nor what is signed and stored. A plugin that raises or answers
+    nonsense (not a list of CheckResult, an unknown outcome, a built-in's name, details that are not
+    JSON) is an ``error`` vote."""
+    results = list(builtin.GATE_CHECKS.modelgov_gate_checks(context))
+    for impl in reversed(get_plugin_manager().hook.modelgov_gate_checks.get_hookimpls()):
+        if impl.plugin is builtin.GATE_CHECKS:
+            continue
         try:
-            votes = impl.function(context=context)
-            if not isinstance(votes, list) or not all(isinstance(vote, events.CheckResult) for vote in votes):
-                raise TypeError("a gate check must return a list of CheckResult")
-            for vote in votes:
-                if vote.outcome not in ("pass", "fail", "error"):
-                    raise ValueError(f"outcome {vote.outcome!r} is not pass, fail or error")
-            results.extend(votes)
+            # An implementation may take fewer arguments than the spec offers (pluggy's convention).
+            answer = impl.function(**({"context": copy.deepcopy(context)} if "context" in impl.argnames else {}))
+            results.extend(_checked_votes(answer))
         except Exception as exc:  # fail closed: the plugin's error is a vote against
             logger.exception("gate plugin %s raised", impl.plugin_name)
             results.append(
@@ -95,8 +99,20 @@ def _run_checks(context: events.GateContext) -> list[events.CheckResult]:
                     {"error": f"{type(exc).__name__}: {exc}"[:500]},
                 )
             )
-    # Built-ins run last (trylast); show them first, then the plugins, as their order is stable.
+    # The built-ins first, then the plugins' votes, then the plugins' errors: a stable order.
     return sorted(results, key=lambda vote: (vote.name.startswith("plugin:"), vote.name not in BUILTIN_ORDER))
+
+
+def _checked_votes(votes: Any) -> list[events.CheckResult]:
+    if not isinstance(votes, list) or not all(isinstance(vote, events.CheckResult) for vote in votes):
+        raise TypeError("a gate check must return a list of CheckResult")
+    for vote in votes:
+        if vote.outcome not in ("pass", "fail", "error"):
+            raise ValueError(f"outcome {vote.outcome!r} is not pass, fail or error")
+        if vote.name in BUILTIN_ORDER or vote.name.startswith("plugin:"):
+            raise ValueError(f"the check name {vote.name!r} is reserved for the gate")
+        canonical_json(_fields_of(vote))  # stored and signed as JSON: anything else fails here, as a vote
+    return votes
 
 
 BUILTIN_ORDER = ("signature_valid", "digest_matches", "signing_key_active", "approvals_complete")
@@ -120,10 +136,71 @@ def gate_evaluate(
     pipeline: events.PipelineInfo,
     dry_run: bool = False,
     promote: bool = False,
+    nonce: str | None = None,
     facts: GateFacts | None = None,
 ) -> tuple[GateDecision, int | None]:
     """Evaluate a promotion and return the logged decision and its audit seq. ``facts``: what
-    ``gate_subject`` read with the version, if the caller read them together (the API)."""
+    ``gate_subject`` read with the version, if the caller read them together (the API). ``nonce``:
+    the caller's value, signed into the decision (a client that sent a fresh one knows the answer
+    is to its request).
+
+    With ``promote`` (and not ``dry_run``) the whole evaluation runs in the promotion's transaction,
+    after locking the model, the version, its signing key and the stage's approval requests and
+    reading the facts again: a key revoked, an approval decided or a promotion made meanwhile waits
+    for this one, or is seen by it; nothing changes between the checks and the move."""
+    promoting_asked = promote and not dry_run
+    with transaction.atomic() if promoting_asked else contextlib.nullcontext():
+        if promoting_asked:
+            version, facts = _locked_for_promotion(actor=actor, version=version, stage=target_stage)
+        row, entry = _decide(
+            actor=actor,
+            version=version,
+            target_stage=target_stage,
+            artifact_digest=artifact_digest,
+            pipeline=pipeline,
+            dry_run=dry_run,
+            promote=promote,
+            nonce=nonce,
+            facts=facts,
+        )
+    # The entry is placed already (by its own integration, or after commit by another); integrate here
+    # only if neither happened yet (an integration that failed, or a promotion's entry while another held the lock).
+    seq = audit_seq_known(entry_id=entry.pk)
+    if seq is None:
+        audit_log_integrate(wait=True)
+        seq = audit_seq_known(entry_id=entry.pk)
+    return row, seq
+
+
+def _locked_for_promotion(*, actor: Any, version: ModelVersion, stage: str) -> tuple[ModelVersion, GateFacts]:
+    """In the promotion's transaction: the rows the decision rests on, locked in the order
+    ``model_version_promote`` locks (the model, then its version), then the key and the approval
+    requests; the version and the facts read again after the locks."""
+    RegisteredModel.objects.select_for_update().filter(pk=version.model_id).values_list("pk", flat=True).get()
+    versions = ModelVersion.objects.select_for_update(of=("self",)).select_related("model", "created_by")
+    locked = versions.get(pk=version.pk)
+    locked.signing_key = SigningKey.objects.select_for_update().get(pk=locked.signing_key_id)
+    list(
+        ApprovalRequest.objects.select_for_update()
+        .filter(model_version_id=locked.pk, target_stage=stage)
+        .values_list("pk", flat=True)
+    )
+    return locked, gate_facts(actor=actor, version=locked, stage=stage)
+
+
+def _decide(
+    *,
+    actor: Any,
+    version: ModelVersion,
+    target_stage: str,
+    artifact_digest: str,
+    pipeline: events.PipelineInfo,
+    dry_run: bool,
+    promote: bool,
+    nonce: str | None,
+    facts: GateFacts | None,
+) -> tuple[GateDecision, Any]:
+    """The checks, the signed decision and its log entry (and the move, when promoting)."""
     model = version.model
     if facts is None:
         facts = gate_facts(actor=actor, version=version, stage=target_stage)
@@ -159,6 +236,8 @@ def gate_evaluate(
                 "policy_version": context.approval.get("policy_version"),
                 "pipeline": pipeline_row,
                 "dry_run": dry_run,
+                "promote": promote,
+                "nonce": nonce,
                 "decided_by": actor.get_username(),
                 "decided_at": now.isoformat().replace("+00:00", "Z"),
             },
@@ -184,50 +263,43 @@ def gate_evaluate(
     )
     promoting = allow and promote and not dry_run
     # Without a promotion the decision is one INSERT with its entry, in its own transaction, and its
-    # integration: one round trip on PostgreSQL.
-    with transaction.atomic() if promoting else contextlib.nullcontext():
-        entry = audit_record(
-            actor=actor,
-            event_type=AuditEvent.GATE_DECIDED,
-            subject=row,
-            model_name=model.name,
-            after={
-                "decision": decision,
-                "model": model.name,
-                "version": version.version,
-                "target_stage": target_stage,
-                "requested_digest": artifact_digest,
-                "failed_checks": [vote.name for vote in checks if vote.outcome != "pass"],
-                "envelope_sha256": envelope_hash,
-                "pipeline": pipeline_row,
-                "dry_run": dry_run,
-            },
-            insert_subject=True,
-            # The answer carries the seq: without a promotion the write commits and the entry is
-            # integrated in the same round trip, and audit_seq_known below needs no query.
-            place=not promoting,
-        )
-        if promoting:
-            model_version_promote(actor=actor, version=version, stage=target_stage)
-            row.promoted = True
-            row.save(update_fields=["promoted"])
-        notify_after_commit(
-            hook="modelgov_gate_decided",
-            event=events.GateDecided(
-                decision_id=str(decision_id),
-                model=model.name,
-                version=version.version,
-                target_stage=target_stage,
-                decision=decision,  # type: ignore[arg-type]
-                failed_checks=tuple(vote.name for vote in checks if vote.outcome != "pass"),
-                audit_entry_id=entry.pk,
-            ),
-            subject=row,
-        )
-    # The entry is placed already (by its own integration, or after commit by another); integrate here
-    # only if neither happened yet (an integration that failed, or a promotion's entry while another held the lock).
-    seq = audit_seq_known(entry_id=entry.pk)
-    if seq is None:
-        audit_log_integrate(wait=True)
-        seq = audit_seq_known(entry_id=entry.pk)
-    return row, seq
+    # integration: one round trip on PostgreSQL. With one, gate_evaluate's transaction holds both.
+    entry = audit_record(
+        actor=actor,
+        event_type=AuditEvent.GATE_DECIDED,
+        subject=row,
+        model_name=model.name,
+        after={
+            "decision": decision,
+            "model": model.name,
+            "version": version.version,
+            "target_stage": target_stage,
+            "requested_digest": artifact_digest,
+            "failed_checks": [vote.name for vote in checks if vote.outcome != "pass"],
+            "envelope_sha256": envelope_hash,
+            "pipeline": pipeline_row,
+            "dry_run": dry_run,
+        },
+        insert_subject=True,
+        # The answer carries the seq: without a promotion the write commits and the entry is
+        # integrated in the same round trip, and gate_evaluate's audit_seq_known needs no query.
+        place=not promoting,
+    )
+    if promoting:
+        model_version_promote(actor=actor, version=version, stage=target_stage)
+        row.promoted = True
+        row.save(update_fields=["promoted"])
+    notify_after_commit(
+        hook="modelgov_gate_decided",
+        event=events.GateDecided(
+            decision_id=str(decision_id),
+            model=model.name,
+            version=version.version,
+            target_stage=target_stage,
+            decision=decision,  # type: ignore[arg-type]
+            failed_checks=tuple(vote.name for vote in checks if vote.outcome != "pass"),
+            audit_entry_id=entry.pk,
+        ),
+        subject=row,
+    )
+    return row, entry

@@ -10,7 +10,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from core.errors import ValidationFailed
-from core.serializers import json_problem
+from core.serializers import JSON_PROBLEM_MESSAGES, json_problem
 
 SCHEMA_PATH = Path(__file__).with_name("openlineage.schema.json")
 
@@ -65,7 +65,8 @@ def validate_event(payload: Any) -> tuple[str, datetime]:
     kind = event_kind(payload)
     problem = json_problem(payload)
     if problem is not None:
-        raise InvalidOpenLineageEvent("Null characters are not allowed in an event.", extra={"path": _path(problem[1])})
+        message = JSON_PROBLEM_MESSAGES[problem[0]].removesuffix(".") + " in an event."
+        raise InvalidOpenLineageEvent(message, extra={"path": _path(problem[1])})
     errors = sorted(
         _validators()[kind].iter_errors(payload), key=lambda error: (len(error.absolute_path), error.message)
     )

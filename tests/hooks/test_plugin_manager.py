@@ -2,16 +2,17 @@
 and ``manage.py show_plugins``."""
 
 import io
+import logging
 from typing import Any
 
 import pluggy
 import pytest
 from django.core.management import call_command
 
-from governance.gate.builtin import BUILTIN_PLUGINS, BuiltinGateChecks, FileKeySigner
+from governance.gate.builtin import BUILTIN_PLUGINS, GATE_CHECKS_NAME, BuiltinGateChecks, FileKeySigner
 from hooks import specs
 from hooks.events import CheckResult, GateContext
-from hooks.manager import build_plugin_manager, describe, get_plugin_manager
+from hooks.manager import PluginConfigError, build_plugin_manager, describe, get_plugin_manager
 from hooks.specs import hookimpl
 
 
@@ -84,6 +85,50 @@ def test_a_blocklisted_name_is_not_registered():
     assert manager.is_blocked("builtin-file-signer")
     assert manager.hook.modelgov_sign_payload.get_hookimpls() == []
     assert describe(manager) == [("builtin-gate-checks", ["modelgov_gate_checks"])]
+
+
+def test_blocklist_names_are_stripped_and_empty_ones_ignored():
+    manager = build_plugin_manager(
+        builtins=BUILTIN_PLUGINS, blocklist=[" builtin-file-signer ", "", "  "], load_entry_points=False
+    )
+
+    assert manager.get_plugin("builtin-file-signer") is None
+    assert manager.is_blocked("builtin-file-signer")
+    assert describe(manager) == [("builtin-gate-checks", ["modelgov_gate_checks"])]
+
+
+def test_the_gates_own_checks_cannot_be_blocklisted():
+    with pytest.raises(PluginConfigError) as raised:
+        build_plugin_manager(
+            builtins=BUILTIN_PLUGINS,
+            blocklist=["builtin-gate-checks "],
+            load_entry_points=False,
+            protected=(GATE_CHECKS_NAME,),
+        )
+
+    assert str(raised.value) == "these built-in plugins cannot be blocked: builtin-gate-checks"
+
+
+def test_the_process_manager_protects_the_gates_own_checks(settings):
+    settings.MODELGOV = {**settings.MODELGOV, "PLUGIN_BLOCKLIST": ["builtin-gate-checks"]}
+    get_plugin_manager.cache_clear()
+    try:
+        with pytest.raises(PluginConfigError):
+            get_plugin_manager()
+    finally:
+        get_plugin_manager.cache_clear()
+
+
+def test_a_blocklist_name_matching_nothing_is_warned_about(caplog):
+    with caplog.at_level(logging.WARNING, logger="hooks.manager"):
+        manager = build_plugin_manager(
+            builtins=BUILTIN_PLUGINS, blocklist=["builtin-file-signr"], load_entry_points=False
+        )
+
+    assert [record.getMessage() for record in caplog.records] == [
+        "the plugin blocklist names 'builtin-file-signr', which is no built-in and no installed plugin"
+    ]
+    assert manager.get_plugin("builtin-file-signer") is not None
 
 
 def test_every_hookspec_is_known_to_the_manager():

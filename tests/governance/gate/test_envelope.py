@@ -48,9 +48,30 @@ def test_the_envelope_verifies_with_the_gate_key_and_reads_the_decision(world, a
     assert (verified.artifact_digest, verified.decision_id) == (version.artifact_digest, answer["decision_id"])
     assert verified.predicate["checks"] == answer["checks"]
     assert verified.predicate["decided_by"] == "ci-b"
+    assert (verified.predicate["dry_run"], verified.predicate["promote"], verified.predicate["nonce"]) == (
+        False,
+        False,
+        None,
+    )
     statement = json.loads(base64.b64decode(answer["envelope"]["payload"]))
     assert statement["predicateType"] == GATE_PREDICATE_TYPE
     assert statement["subject"] == [{"name": "model-b", "digest": {"sha256": version.artifact_digest[7:]}}]
+
+
+@pytest.mark.parametrize(
+    ("fields", "signed"),
+    [
+        pytest.param({"nonce": "run-42.attempt_1~x"}, (False, False, "run-42.attempt_1~x"), id="nonce"),
+        pytest.param({"dry_run": True, "promote": True, "nonce": "n"}, (True, True, "n"), id="dry-run-promote"),
+        pytest.param({"promote": True, "nonce": "p" * 128}, (False, True, "p" * 128), id="promote"),
+    ],
+)
+def test_the_callers_nonce_and_flags_are_signed_into_the_decision(world, approved, fields, signed):
+    response = client_for(world.ci_b).post(GATE_URL, gate_body(world.version_b1, **fields), format="json")
+
+    assert response.status_code == 200
+    predicate = verify_decision(response.json()["envelope"], gate_key()).predicate
+    assert (predicate["dry_run"], predicate["promote"], predicate["nonce"]) == signed
 
 
 def test_a_whole_gate_response_verifies_too(answer):

@@ -110,6 +110,46 @@ REFUSALS = [
     ),
     pytest.param(
         "ci_b",
+        {"pipeline": {"metadata": {"change_ticket": "CHG-\ud83d"}}},
+        400,
+        "validation_error",
+        {"fields": {"pipeline": {"metadata": ["Unpaired surrogate characters are not allowed."]}}},
+        id="lone-surrogate-in-pipeline-metadata",
+    ),
+    pytest.param(
+        "ci_b",
+        {"pipeline": {"metadata": {"ticket\udc00": "CHG-1"}}},
+        400,
+        "validation_error",
+        {"fields": {"pipeline": {"metadata": ["Unpaired surrogate characters are not allowed."]}}},
+        id="lone-surrogate-in-a-metadata-key",
+    ),
+    pytest.param(
+        "ci_b",
+        {"version": 2**31},
+        400,
+        "validation_error",
+        {"fields": {"version": ["Ensure this value is less than or equal to 2147483647."]}},
+        id="version-past-the-integer-column",
+    ),
+    pytest.param(
+        "ci_b",
+        {"nonce": "has space"},
+        400,
+        "validation_error",
+        {"fields": {"nonce": ["This value does not match the required pattern."]}},
+        id="nonce-outside-its-alphabet",
+    ),
+    pytest.param(
+        "ci_b",
+        {"nonce": "n" * 129},
+        400,
+        "validation_error",
+        {"fields": {"nonce": ["This value does not match the required pattern."]}},
+        id="nonce-too-long",
+    ),
+    pytest.param(
+        "ci_b",
         {"model": "no-such-model"},
         404,
         "model_not_found",
@@ -157,7 +197,8 @@ def test_a_refused_request_writes_nothing(world, approved, who, change, status, 
     body = {**gate_body(world.version_b1), **change}
     before = snapshot()
 
-    response = client.post(GATE_URL, body, format="json")
+    # json.dumps escapes a lone surrogate (\ud83d), as a client in another language would send it.
+    response = client.post(GATE_URL, json.dumps(body), content_type="application/json")
 
     assert (response.status_code, response.json()["code"], response.json()["extra"]) == (status, code, extra)
     assert snapshot() == before

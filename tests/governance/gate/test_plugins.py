@@ -58,10 +58,10 @@ def test_a_plugins_fail_vote_denies_although_the_builtins_pass(world, approved, 
     answer = ask(world.ci_b, gate_body(version))
 
     assert answer["decision"] == "deny"
-    assert answer["checks"] == [
+    assert answer["checks"] == [  # the plugins in pluggy's order: the last registered first
         *passing_checks(version, approved),
-        {"name": "four_eyes", "outcome": "fail", "reason": "second_reviewer_missing", "details": {"needed": 2}},
         {"name": "model_card_present", "outcome": "pass", "reason": "ok", "details": {}},
+        {"name": "four_eyes", "outcome": "fail", "reason": "second_reviewer_missing", "details": {"needed": 2}},
     ]
     entry = gate_entry(answer["decision_id"])
     assert entry.after == expected_gate_after(
