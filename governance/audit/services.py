@@ -185,11 +185,11 @@ def audit_record(
 
 # After the write's own transaction: integrate, waiting for the lock if another integrator holds it
 # (that one commits within a millisecond, and this write's entry is then placed by one of the two),
-# committed asynchronously as every integration is (see ``_take_lock``). The entry's id is the last
+# committed durably: the caller hands the seq out (see ``_take_lock``). The entry's id is the last
 # value the write drew from the entries' sequence in this session.
 _PLACE_SQL = (
     "SELECT currval(pg_get_serial_sequence('governance_auditentry', 'id')), "
-    "tree_size, added, checkpoint_size, entry_ids, seqs FROM mg_audit_integrate(%s, %s, true, true)"
+    "tree_size, added, checkpoint_size, entry_ids, seqs FROM mg_audit_integrate(%s, %s, true, false)"
 )
 
 
@@ -296,10 +296,14 @@ def _take_lock(wait: bool, *, asynchronous_commit: bool = False) -> bool:
 
     ``asynchronous_commit``: the transaction commits without waiting for the disk (set in the same
     statement). Only for plain integration, which is derived data: the entries and their queue rows
-    were committed durably by the writes themselves. Should a crash lose this commit, the queue rows
-    are back and the next integration places the same entries at the same seqs (queue order; WAL order
-    keeps every later commit behind this one), so the same tree and the same signed checkpoints
-    result. A checkpoint made on demand is handed out (an export, a caller): it commits durably."""
+    were committed durably by the writes themselves. Should a database crash lose this commit (within
+    about 200 ms of it, before PostgreSQL's WAL writer flushed it), the queue rows are back and the
+    next integration places those entries again, in entry-id order, which need not be the order they
+    had: an entry committed after the lost integration read the queue may now come first. So nothing
+    that hands a seq out commits this way: a transaction that signs a checkpoint commits durably
+    (``_commit_durably``), and with it every integration before it; the gate's own placement, whose
+    seq is in its answer, commits durably too (``_PLACE_SQL``). Seqs above the latest checkpoint that
+    after-commit integrations gave may change after such a crash; verifiers check against checkpoints."""
     if connection.vendor != "postgresql":
         return True  # SQLite (demo) serialises writers itself; the seq primary key catches a race.
     lock = "(SELECT true FROM pg_advisory_xact_lock(%s))" if wait else "pg_try_advisory_xact_lock(%s)"
@@ -521,7 +525,17 @@ def _checkpoint_sign_locked() -> AuditCheckpoint:
     note = tlog.sign_checkpoint(
         checkpoint, settings.MODELGOV["LOG_KEY_NAME"], service_private_key(KeyPurpose.LOG_CHECKPOINT)
     )
+    _commit_durably()
     return AuditCheckpoint.objects.create(size=size, root_hash=root, note=note)
+
+
+def _commit_durably() -> None:
+    """This transaction commits only once it is on disk, whatever an integration set before (a signed
+    checkpoint is handed out: a crash must not take back the seqs under it). WAL is written in order, so
+    every asynchronous integration committed before it is on disk too."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('synchronous_commit', 'on', true)")
 
 
 def audit_log_export(*, actor: Any, start: int | None, end: int | None) -> dict[str, Any]:

@@ -120,6 +120,29 @@ def test_server_refuses_to_sign_a_tree_inconsistent_with_its_last_checkpoint(sub
     assert list(AuditCheckpoint.objects.values_list("pk", flat=True)) == [previous.pk]
 
 
+def test_a_transaction_that_signs_a_checkpoint_commits_durably(subject):
+    """Integrations commit asynchronously; the one that signs a checkpoint must not (a crash would
+    otherwise take back seqs under a checkpoint already handed out). Internals: the setting is only
+    visible inside the transaction."""
+    from django.db import connection
+
+    from governance.audit.services import _checkpoint_sign_locked, _take_lock
+
+    def synchronous_commit() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            return cursor.fetchone()[0]
+
+    audit_entries(3, subject=subject)
+    with transaction.atomic():
+        assert _take_lock(True, asynchronous_commit=True)
+        assert synchronous_commit() == "off"
+        checkpoint = _checkpoint_sign_locked()
+        assert synchronous_commit() == "on"
+
+    assert AuditCheckpoint.objects.order_by("-id").first() == checkpoint
+
+
 def test_server_refuses_to_sign_a_log_smaller_than_its_last_checkpoint(subject):
     audit_entries(6, subject=subject)
     previous = audit_checkpoint_create()

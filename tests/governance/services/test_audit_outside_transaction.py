@@ -191,6 +191,11 @@ def test_a_placed_write_commits_and_is_integrated_in_one_round_trip(world):
     script = written.captured_queries[0]["sql"]
     assert script.startswith("BEGIN; EXECUTE mg_")
     assert "; COMMIT; EXECUTE mg_" in script
+    # The integration commits durably (asynchronous = false): the gate hands its seq out.
+    integrate = script.split("; COMMIT; EXECUTE ")[1].split(" ")[0]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE name = %s", [integrate])
+        assert "FROM mg_audit_integrate($1, $2, true, false)" in cursor.fetchone()[0]
     assert len(asked.captured_queries) == 0
     assert _transaction_status() == TRANSACTION_STATUS_IDLE
     leaf = AuditLeaf.objects.get(entry_id=entry.pk)
