@@ -20,9 +20,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DataError, connection, transaction
+from django.db.models import Exists, OuterRef
 
 from core.signing import KeyPurpose, service_public_key
-from governance.models import AuditCheckpoint, AuditEntry
+from governance.models import AuditCheckpoint, AuditEntry, AuditPending
 from hooks import tlog
 
 _LEAVES_SQL = """
@@ -192,8 +193,26 @@ def verify_database_log(*, known_checkpoint: str | None = None) -> LogReport:
                 seq=good,
             )
         good = checkpoint.size
+    _check_nothing_dequeued()
     pending = AuditEntry.objects.filter(leaf__isnull=True).count()
     return LogReport(size=size, checkpoints=len(checkpoints), pending=pending, root=roots[size])
+
+
+def _check_nothing_dequeued() -> None:
+    """An entry without a leaf waits in the integrator's queue; one that is in neither was taken off
+    the queue without being placed (a deleted queue row), which would keep it out of the log for good."""
+    dequeued = (
+        AuditEntry.objects.filter(leaf__isnull=True)
+        .exclude(Exists(AuditPending.objects.filter(entry_id=OuterRef("pk"))))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if dequeued is not None:
+        raise LogInvalid(
+            f"entry {dequeued} has no seq and is not queued for one: it was taken off the integrator's queue",
+            code="dequeued_entry",
+        )
 
 
 def _verified_at_once(wanted: set[int]) -> tuple[int, dict[int, bytes]] | None:

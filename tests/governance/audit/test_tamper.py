@@ -395,6 +395,30 @@ def test_edited_entry_columns_are_caught_by_the_database_verifier(log, log_key):
     assert str(db_failure.value).startswith("audit log INVALID [bad_entry] (first bad seq: 5): ")
 
 
+def test_an_entry_taken_off_the_queue_unplaced_is_named_by_the_database_verifier(log, subject):
+    """A deleted queue row would keep a committed entry out of the log for good; a queued one is fine."""
+    with transaction.atomic():
+        [queued, dequeued] = audit_entries_in_one_transaction(subject, 2)
+    assert not AuditLeaf.objects.filter(entry_id__in=[queued.pk, dequeued.pk]).exists()
+    call_command("verify_audit_log", "--no-record", stdout=io.StringIO())  # two queued entries: fine
+
+    AuditPending.objects.filter(entry_id=dequeued.pk).delete()
+
+    with pytest.raises(CommandError) as failure:
+        call_command("verify_audit_log", "--no-record")
+    assert str(failure.value) == (
+        f"audit log INVALID [dequeued_entry]: entry {dequeued.pk} has no seq and is not queued for one: "
+        "it was taken off the integrator's queue"
+    )
+
+
+def audit_entries_in_one_transaction(subject, count):
+    return [
+        audit_record(actor=None, event_type=AuditEvent.REGISTERED_MODEL_UPDATED, subject=subject, after={"n": n})
+        for n in range(count)
+    ]
+
+
 def test_verification_is_itself_logged(log):
     call_command("verify_audit_log", stdout=io.StringIO())
     checkpoint = AuditCheckpoint.objects.latest()
