@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -152,7 +153,10 @@ def bundle_entry(seq: int, entry_bytes: bytes, leaf_hash: bytes) -> dict[str, An
 
 
 def load_public_key(pem: bytes) -> Ed25519PublicKey:
-    key = serialization.load_pem_public_key(pem)
+    try:
+        key = serialization.load_pem_public_key(pem)
+    except (ValueError, UnsupportedAlgorithm) as exc:  # not PEM, or a key type OpenSSL does not know
+        raise BundleError(f"the log key is not a usable public key: {exc}", code="bad_key") from None
     if not isinstance(key, Ed25519PublicKey):
         raise BundleError("the log key must be an Ed25519 public key", code="bad_key")
     return key
@@ -164,10 +168,13 @@ def verify_bundle(
     *,
     known_checkpoint: str | None = None,
     check_json: bool = True,
+    origin: str | None = None,
 ) -> BundleReport:
     """Verify an export bundle against the pinned log key. ``known_checkpoint`` is a checkpoint
     note the verifier obtained earlier (from a witness, a previous export, a model card): the
-    bundle's log must extend it, which catches a log rolled back to an older state.
+    bundle's log must extend it, which catches a log rolled back to an older state. ``origin``: the
+    log's name as the verifier knows it (pinned with the key): a bundle of another log signed with
+    the same key is refused, instead of verified under the origin it names itself.
 
     ``check_json=False`` skips parsing every entry as JSON, which costs more than everything else
     together. The integrity of the log does not rest on it: each leaf hash commits to the entry's
@@ -176,9 +183,12 @@ def verify_bundle(
     the service wrote, checked separately (docs/audit-log.md, section 6)."""
     if not isinstance(bundle, dict) or bundle.get("format") != BUNDLE_FORMAT:
         raise BundleError(f"not a {BUNDLE_FORMAT} bundle", code="bad_format")
-    origin, key_name = bundle.get("origin"), bundle.get("key_name")
-    if not isinstance(origin, str) or not isinstance(key_name, str):
+    named, key_name = bundle.get("origin"), bundle.get("key_name")
+    if not isinstance(named, str) or not isinstance(key_name, str):
         raise BundleError("the bundle names no origin or key name", code="bad_format")
+    if origin is not None and named != origin:
+        raise BundleError(f"the bundle is of the log {named!r}, not of {origin!r}", code="wrong_origin")
+    origin = named
     if not key_name or any(char.isspace() or char == "+" for char in key_name):
         raise BundleError(f"the key name {key_name!r} is not a signed-note key name", code="bad_format")
 

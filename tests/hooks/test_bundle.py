@@ -534,6 +534,21 @@ def test_wrong_origin_is_refused():
     )
 
 
+def test_a_whole_bundle_of_another_log_is_refused_against_the_pinned_origin():
+    """The same key signing two logs: a bundle of the other one verifies under the origin it names
+    itself, so the verifier pins the origin it knows."""
+    log = make_log(20)
+    other = "other.example/log"
+    bundle = make_bundle(log, SIZES, notes=[log.note(size, origin=other) for size in SIZES])
+    bundle["origin"] = other
+    assert verify_bundle(bundle, log.key.public_key()).origin == other
+
+    error = rejection(bundle, log, origin=ORIGIN)
+
+    assert (error.code, str(error)) == ("wrong_origin", f"the bundle is of the log {other!r}, not of {ORIGIN!r}")
+    assert verify_bundle(make_bundle(log, SIZES), log.key.public_key(), origin=ORIGIN).tree_size == 20
+
+
 def test_shrinking_checkpoints_are_refused():
     log = make_log(20)
     bundle = make_bundle(log, SIZES, notes=[log.note(5), log.note(20), log.note(12)])
