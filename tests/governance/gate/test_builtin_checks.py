@@ -128,6 +128,42 @@ def test_another_digest_fails_digest_matches(world, approved):
     assert_logged(answer, actor=world.ci_b, version=version, failed=["digest_matches"], digest=OTHER_DIGEST)
 
 
+def test_a_registered_digest_that_is_not_the_manifests_fails_digest_matches(world, approved):
+    """The stored digest rewritten past the trigger: the pipeline asks about that digest, but it is
+    not the root digest of the signed manifest (and the countersigned record names the old one)."""
+    version = world.version_b1
+    with triggers_disabled("registry_modelversion", "registry_modelversion_immutable") as cursor:
+        cursor.execute(
+            "UPDATE registry_modelversion SET artifact_digest = %s WHERE id = %s", [OTHER_DIGEST, version.pk]
+        )
+
+    answer = ask(world.ci_b, gate_body(version, artifact_digest=OTHER_DIGEST))
+
+    assert answer["decision"] == "deny"
+    by_name = {check["name"]: check for check in answer["checks"]}
+    assert by_name["digest_matches"] == {
+        "name": "digest_matches",
+        "outcome": "fail",
+        "reason": "manifest_digest_invalid",
+        "details": {"requested": OTHER_DIGEST, "registered": OTHER_DIGEST},
+    }
+    assert [check["name"] for check in answer["checks"] if check["outcome"] != "pass"] == [
+        "signature_valid",
+        "digest_matches",
+        "approvals_complete",
+    ]
+    assert by_name["approvals_complete"]["reason"] == "digest_mismatch"
+
+
+def test_an_approval_bound_to_another_artifact_fails_approvals_complete(world, approved):
+    ApprovalRequest.objects.filter(pk=approved.pk).update(artifact_digest=OTHER_DIGEST)
+
+    answer = ask(world.ci_b, gate_body(world.version_b1))
+
+    details = approval_details(approved, reason="digest_mismatch", detail="The approval is bound to another artifact.")
+    assert_denied_on_approvals(world, answer, approvals_vote("digest_mismatch", details))
+
+
 def test_a_revoked_signing_key_fails_signing_key_active(world, approved):
     version = world.version_b1
     signing_key_revoke(actor=seed_admin(), signing_key=version.signing_key, reason="laptop stolen")
