@@ -189,7 +189,7 @@ def audit_record(
 # value the write drew from the entries' sequence in this session.
 _PLACE_SQL = (
     "SELECT currval(pg_get_serial_sequence('governance_auditentry', 'id')), "
-    "tree_size, added, checkpoint_size, entry_ids, seqs FROM mg_audit_integrate(%s, %s, true, false)"
+    "tree_size, added, checkpoint_size, entry_ids, seqs FROM mg_audit_integrate(%s, %s, true, false, %s)"
 )
 
 
@@ -202,7 +202,7 @@ def _write_and_place(cursor: Any, sql: str, params: list[Any]) -> int:
         "BEGIN",
         (sql, params),
         "COMMIT",
-        (_PLACE_SQL, [INTEGRATOR_LOCK, BATCH_SIZE]),
+        (_PLACE_SQL, [INTEGRATOR_LOCK, BATCH_SIZE, _checkpoint_every()]),
     ]
     try:
         prepared.execute_script(cursor, script)
@@ -320,7 +320,8 @@ _TAKE_SQL = (
 )
 # PostgreSQL: one batch integrated by the database itself (migration governance 0009): the lock, the
 # right edge, the queue and the new leaves and nodes in one statement.
-_INTEGRATE_SQL = "SELECT tree_size, added, checkpoint_size, entry_ids, seqs FROM mg_audit_integrate(%s, %s, %s, %s)"
+# ``checkpoint_every`` (the last argument) stops a batch where the next checkpoint falls due (migration 0012).
+_INTEGRATE_SQL = "SELECT tree_size, added, checkpoint_size, entry_ids, seqs FROM mg_audit_integrate(%s, %s, %s, %s, %s)"
 
 
 @dataclass(frozen=True)
@@ -331,12 +332,16 @@ class _Batch:
     placed: list[tuple[int, int]]  # (entry id, seq)
 
 
-def _integrate_in_database(batch_size: int, *, wait: bool, asynchronous: bool) -> _Batch | None:
+def _integrate_in_database(
+    batch_size: int, *, wait: bool, asynchronous: bool, checkpoint_every: int = 0
+) -> _Batch | None:
     """One batch through ``mg_audit_integrate`` (PostgreSQL); None when ``wait`` is False and another
-    integrator holds the lock. In autocommit this is the whole transaction; inside one, it joins it."""
+    integrator holds the lock. In autocommit this is the whole transaction; inside one, it joins it.
+    ``checkpoint_every`` > 0: the batch stops where the next checkpoint falls due."""
     with connection.cursor() as cursor:
         try:
-            prepared.execute(cursor, _INTEGRATE_SQL, [INTEGRATOR_LOCK, batch_size, wait, asynchronous])
+            params = [INTEGRATOR_LOCK, batch_size, wait, asynchronous, checkpoint_every]
+            prepared.execute(cursor, _INTEGRATE_SQL, params)
         except DatabaseError as exc:
             if getattr(exc.__cause__, "pgcode", None) == "XX001":  # data_corrupted: a right-edge hash is missing
                 raise tree.MissingNode(str(exc.__cause__).strip()) from exc
@@ -423,7 +428,7 @@ def _integrate_postgresql(*, wait: bool, batch_size: int) -> int | None:
     """The common case in one statement: ``mg_audit_integrate`` takes the lock and a batch in its own
     transaction, committed asynchronously (see ``_take_lock``). When that batch was full (more is
     pending) or a checkpoint is due, the rest is drained under the lock as a checkpoint drains."""
-    batch = _integrate_in_database(batch_size, wait=wait, asynchronous=True)
+    batch = _integrate_in_database(batch_size, wait=wait, asynchronous=True, checkpoint_every=_checkpoint_every())
     if batch is None:  # another integrator holds the lock: it drains the queue
         return None
     return _finish_batch(batch, wait=wait, batch_size=batch_size)
@@ -431,7 +436,8 @@ def _integrate_postgresql(*, wait: bool, batch_size: int) -> int | None:
 
 def _finish_batch(batch: _Batch, *, wait: bool, batch_size: int) -> int:
     """After a batch: remember the seqs it placed, then drain the rest under the lock when the batch
-    was full or a checkpoint is due (remembering those too); returns the tree size."""
+    was full or a checkpoint is due (remembering those too); returns the tree size. A batch stops where
+    a checkpoint falls due, so a due checkpoint may leave entries queued: the drain signs it and goes on."""
     if batch.placed:
         after_commit(_remember_placed, batch.placed)  # at once, unless inside a transaction
     size = batch.size
@@ -467,11 +473,11 @@ def audit_seq_known(*, entry_id: int) -> int | None:
 def _drain_locked(batch_size: int, *, cadence: bool = True, placed: list[tuple[int, int]] | None = None) -> int:
     """Integrate what is pending, batch by batch, under the integrator lock; returns the tree size.
 
-    A batch takes what is pending when it starts; with ``cadence`` the checkpoint rule is checked after
-    every batch, so under a steady stream of writers the log is still checkpointed about every
-    CHECKPOINT_EVERY_ENTRIES entries, not only once the stream pauses. A batch smaller than ``batch_size``
-    emptied the queue as it stood: entries committed since are integrated by their writers, the follower or
-    the sweep."""
+    A batch takes what is pending when it starts; with ``cadence`` a batch stops where the next checkpoint
+    falls due and the checkpoint is signed there, so the log is checkpointed every
+    CHECKPOINT_EVERY_ENTRIES entries exactly, also under a steady stream of writers. A batch smaller than
+    it could be emptied the queue as it stood: entries committed since are integrated by their writers,
+    the follower or the sweep."""
     every = _checkpoint_every()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -481,11 +487,15 @@ def _drain_locked(batch_size: int, *, cadence: bool = True, placed: list[tuple[i
         latest_size, last_seq = cursor.fetchone()
     latest, size = int(latest_size or 0), tree.size_after(last_seq)
     while True:
-        added = _integrate_batch(batch_size, size, placed)
-        size += added
         if cadence and size - latest >= every:
             latest = _checkpoint_sign_locked().size
-        if added < batch_size:
+        # With the cadence, a batch stops where the next checkpoint falls due: one every ``every`` entries.
+        take = min(batch_size, every - (size - latest)) if cadence else batch_size
+        added = _integrate_batch(take, size, placed)
+        size += added
+        if added < take:
+            if cadence and size - latest >= every:
+                _checkpoint_sign_locked()
             return size
 
 

@@ -19,9 +19,9 @@ AUDIT_TABLES = (
 )
 # The integrator's queue: rows are dequeued (deleted) once their entry has a seq.
 QUEUE_TABLES = ("governance_auditpending",)
-# The integrator on PostgreSQL (migration governance 0009); it runs with the caller's rights, so
+# The integrator on PostgreSQL (migrations governance 0009, 0012); it runs with the caller's rights, so
 # EXECUTE grants nothing beyond the table privileges above.
-FUNCTIONS = ("mg_audit_integrate(bigint, integer, boolean, boolean)",)
+FUNCTIONS = ("mg_audit_integrate(bigint, integer, boolean, boolean, integer)",)
 
 
 class Command(BaseCommand):

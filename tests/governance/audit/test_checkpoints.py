@@ -81,11 +81,27 @@ def test_checkpoint_is_made_every_n_entries(subject, settings, django_capture_on
     assert bytes(AuditCheckpoint.objects.latest().root_hash) == tlog.root_from_leaves(leaves())
 
 
-def test_batch_integration_makes_one_checkpoint_over_the_batch(subject, settings):
+def test_a_batch_stops_where_a_checkpoint_falls_due_and_goes_on_after_it(subject, settings):
+    """REGULATORY.md: a checkpoint at least every N entries, also when N+ entries wait at once."""
     settings.MODELGOV = {**settings.MODELGOV, "CHECKPOINT_EVERY_ENTRIES": 5}
     audit_entries(12, subject=subject)
     assert audit_log_integrate() == 12
-    assert list(AuditCheckpoint.objects.values_list("size", flat=True)) == [12]
+    assert list(AuditCheckpoint.objects.order_by("id").values_list("size", flat=True)) == [5, 10]
+    assert AuditLeaf.objects.count() == 12
+    assert bytes(AuditCheckpoint.objects.latest().root_hash) == tlog.root_from_leaves(leaves()[:10])
+
+
+def test_a_checkpoint_already_due_is_signed_before_more_is_integrated(subject, settings):
+    settings.MODELGOV = {**settings.MODELGOV, "CHECKPOINT_EVERY_ENTRIES": 50}
+    audit_entries(7, subject=subject)
+    audit_log_integrate()  # 7 entries, no checkpoint due
+    settings.MODELGOV = {**settings.MODELGOV, "CHECKPOINT_EVERY_ENTRIES": 5}  # now one is overdue
+    audit_entries(4, subject=subject)
+
+    assert audit_log_integrate() == 11
+
+    assert list(AuditCheckpoint.objects.order_by("id").values_list("size", flat=True)) == [7]
+    assert AuditLeaf.objects.count() == 11
 
 
 @pytest.mark.parametrize(

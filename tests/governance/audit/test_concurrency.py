@@ -100,4 +100,4 @@ def test_checkpoints_keep_their_cadence_under_concurrent_writers(settings):
     sizes = list(AuditCheckpoint.objects.order_by("id").values_list("size", flat=True))
     assert AuditLeaf.objects.count() == base + 600
     gaps = [new - old for old, new in itertools.pairwise([0, *sizes])]
-    assert max(gaps) <= 2 * every, f"checkpoints at sizes {sizes}"
+    assert max(gaps) <= every, f"checkpoints at sizes {sizes}"

@@ -202,7 +202,7 @@ def test_the_service_runs_as_the_app_role(granted, logged):
 def test_the_app_role_may_run_the_integrator_function_even_without_public_execute(app_role, logged):
     """grant_app_role grants EXECUTE on mg_audit_integrate itself: a database whose owner revoked the
     default EXECUTE for PUBLIC still integrates, as the app role."""
-    function = "mg_audit_integrate(bigint, integer, boolean, boolean)"
+    function = "mg_audit_integrate(bigint, integer, boolean, boolean, integer)"
 
     def may_execute() -> bool:
         with connection.cursor() as cursor:
@@ -224,7 +224,7 @@ def test_the_app_role_may_run_the_integrator_function_even_without_public_execut
             app.autocommit = True
             with app.cursor() as cursor:
                 cursor.execute(
-                    "SELECT tree_size, added FROM mg_audit_integrate(%s, 5000, true, false)", [INTEGRATOR_LOCK]
+                    "SELECT tree_size, added FROM mg_audit_integrate(%s, 5000, true, false, 0)", [INTEGRATOR_LOCK]
                 )
                 assert cursor.fetchone() == (6, 0)  # the six logged entries, nothing queued
         finally:

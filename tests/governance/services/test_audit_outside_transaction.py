@@ -195,7 +195,7 @@ def test_a_placed_write_commits_and_is_integrated_in_one_round_trip(world):
     integrate = script.split("; COMMIT; EXECUTE ")[1].split(" ")[0]
     with connection.cursor() as cursor:
         cursor.execute("SELECT statement FROM pg_prepared_statements WHERE name = %s", [integrate])
-        assert "FROM mg_audit_integrate($1, $2, true, false)" in cursor.fetchone()[0]
+        assert "FROM mg_audit_integrate($1, $2, true, false, $3)" in cursor.fetchone()[0]
     assert len(asked.captured_queries) == 0
     assert _transaction_status() == TRANSACTION_STATUS_IDLE
     leaf = AuditLeaf.objects.get(entry_id=entry.pk)
