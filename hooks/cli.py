@@ -7,6 +7,7 @@ import argparse
 import hashlib
 import json
 import os
+import secrets
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -76,10 +77,13 @@ def _gate_key(args: argparse.Namespace, client: ModelgovClient) -> Any:
     if path:
         return load_verification_key(Path(path).read_bytes())
     _say("warning: no --gate-key pinned; using the gate key the server publishes at /api/v1/keys/")
-    return load_verification_key(client.service_keys()["gate_decision"].encode("ascii"))
+    return load_verification_key(client.service_key("gate_decision").encode("ascii"))
 
 
 def _gate(args: argparse.Namespace) -> int:
+    # A fresh nonce per call, signed back in the decision: an older allow replayed to this call
+    # (by a proxy, a cache or an attacker on the network) names another nonce and is refused.
+    nonce = secrets.token_urlsafe(18)
     try:
         if bool(args.digest) == bool(args.path):
             raise ValueError("give exactly one of --digest or --path")
@@ -95,6 +99,7 @@ def _gate(args: argparse.Namespace) -> int:
             pipeline=pipeline,
             dry_run=args.dry_run,
             promote=args.promote,
+            nonce=nonce,
         )
     except (ValueError, OSError, ManifestError, DecisionInvalid) as exc:
         _say(f"modelgov gate: {exc}")
@@ -106,14 +111,18 @@ def _gate(args: argparse.Namespace) -> int:
         _say(f"modelgov gate: {exc}")
         return EXIT_USAGE
     if args.save_decision:
-        Path(args.save_decision).write_text(json.dumps(response.get("envelope"), indent=1), encoding="utf-8")
+        try:
+            Path(args.save_decision).write_text(json.dumps(response["envelope"], indent=1), encoding="utf-8")
+        except OSError as exc:
+            _say(f"modelgov gate: cannot save the decision: {exc}")
+            return EXIT_USAGE
     if args.json:
         print(json.dumps(response, indent=1))
     else:
         _print_checks(response)
     try:
         verified = verify_decision(
-            response.get("envelope"),
+            response["envelope"],
             key,
             expect={
                 "model": args.model,
@@ -121,17 +130,22 @@ def _gate(args: argparse.Namespace) -> int:
                 "target_stage": args.stage,
                 "artifact_digest": digest,
             },
+            expect_predicate={"nonce": nonce, "dry_run": args.dry_run, "promote": args.promote},
         )
     except DecisionInvalid as exc:
         _say(f"modelgov gate: DENY (the answer is not a verified decision: {exc})")
         return EXIT_FAILED
-    if verified.decision != response.get("decision"):
+    if verified.decision != response["decision"]:
         _say("modelgov gate: DENY (the signed decision differs from the response)")
         return EXIT_FAILED
     if verified.decision != "allow":
-        _say(f"modelgov gate: DENY (decision {verified.decision_id}, audit seq {response.get('audit_seq')})")
+        _say(f"modelgov gate: DENY (decision {verified.decision_id}, audit seq {response['audit_seq']})")
         return EXIT_FAILED
-    _say(f"modelgov gate: ALLOW (decision {verified.decision_id}, audit seq {response.get('audit_seq')})")
+    # A dry run never promotes; otherwise an allow asked to promote must say the version moved.
+    if args.promote and not args.dry_run and response["promoted"] is not True:
+        _say("modelgov gate: DENY (the answer is not a verified decision: it says not promoted, --promote was asked)")
+        return EXIT_FAILED
+    _say(f"modelgov gate: ALLOW (decision {verified.decision_id}, audit seq {response['audit_seq']})")
     return EXIT_OK
 
 
@@ -181,11 +195,11 @@ def _register(args: argparse.Namespace) -> int:
     except TransportError as exc:
         _say(f"modelgov register: {exc}")
         return EXIT_USAGE
-    print(
-        json.dumps(
-            {"model": response["model"], "version": response["version"], "artifact_digest": response["artifact_digest"]}
-        )
-    )
+    if args.json:
+        print(json.dumps(response, indent=1))
+    else:
+        fields = ("model", "version", "artifact_digest")
+        print(json.dumps({field: response[field] for field in fields}))
     return EXIT_OK
 
 
@@ -216,8 +230,15 @@ def _verify_log(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"modelgov verify-log: cannot read input: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if args.origin is None:
+        print(
+            "modelgov verify-log: warning: no --origin pinned; the bundle is verified under the origin it names",
+            file=sys.stderr,
+        )
     try:
-        report = verify_bundle(bundle, key, known_checkpoint=known, check_json=not args.no_json_check)
+        report = verify_bundle(
+            bundle, key, known_checkpoint=known, check_json=not args.no_json_check, origin=args.origin
+        )
     except BundleError as exc:
         where = f" (first bad seq: {exc.seq})" if exc.seq is not None else ""
         print(f"INVALID [{exc.code}]{where}: {exc}")
@@ -236,6 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
     verify_log.add_argument("bundle", help="the bundle file (GET /api/v1/audit/export or manage.py export_audit_log)")
     verify_log.add_argument("--key", required=True, help="the log's Ed25519 public key (PEM), pinned by you")
     verify_log.add_argument("--checkpoint", help="a checkpoint note you obtained earlier; the log must extend it")
+    verify_log.add_argument(
+        "--origin", help="the log's origin as you know it (pinned with the key); the bundle must be of that log"
+    )
     verify_log.add_argument(
         "--no-json-check",
         action="store_true",
@@ -268,6 +292,9 @@ def build_parser() -> argparse.ArgumentParser:
     register.add_argument("--run-id", help="the OpenLineage run id of the training run")
     register.add_argument("--artifact-uri", help="where the artifact lives (default: the directory's file URI)")
     register.add_argument("--metrics", help="a JSON file of evaluation metrics")
+    register.add_argument(
+        "--json", action="store_true", help="print the server's whole answer (default: model, version and digest)"
+    )
     register.set_defaults(handler=_register)
 
     verify_decision_parser = commands.add_parser("verify-decision", help="verify a gate decision envelope offline")

@@ -1,6 +1,7 @@
 """A small client for the modelgov REST API, usable from any Python pipeline (Airflow, Kubeflow,
 plain scripts). Standard library only, plus ``cryptography`` for signing manifests."""
 
+import http.client
 import json
 import urllib.error
 import urllib.request
@@ -12,7 +13,7 @@ DEFAULT_TIMEOUT = 30.0
 
 
 class TransportError(Exception):
-    """The server could not be reached or did not answer with JSON."""
+    """The server could not be reached, or its answer is not JSON of the shape the call expects."""
 
 
 @dataclass
@@ -50,25 +51,39 @@ class ModelgovClient:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
                 return self._decode(response.read(), response.status)
         except urllib.error.HTTPError as exc:
-            payload = self._decode(exc.read(), exc.code)
-            if isinstance(payload, dict) and "code" in payload:
-                raise ApiError(
-                    exc.code, str(payload["code"]), str(payload.get("message", "")), payload.get("extra") or {}
-                ) from None
-            raise ApiError(exc.code, "http_error", f"HTTP {exc.code}", {}) from None
-        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+            error = exc
+        # OSError covers URLError, timeouts and refused or reset connections; HTTPException a status
+        # line or a body cut short.
+        except (OSError, http.client.HTTPException) as exc:
             raise TransportError(f"cannot reach {self.url}: {exc}") from None
+        try:
+            payload = self._decode(error.read(), error.code)
+        except (OSError, http.client.HTTPException) as exc:
+            raise TransportError(f"cannot reach {self.url}: {exc}") from None
+        if isinstance(payload, dict) and "code" in payload:
+            extra = payload.get("extra")
+            raise ApiError(
+                error.code,
+                str(payload["code"]),
+                str(payload.get("message", "")),
+                extra if isinstance(extra, dict) else {},
+            )
+        raise ApiError(error.code, "http_error", f"HTTP {error.code}", {})
 
     def _object(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
-        """A call whose answer is a JSON object."""
-        result: dict[str, Any] = self.request(method, path, body)
+        """A call whose answer is a JSON object; anything else is a TransportError."""
+        result = self.request(method, path, body)
+        if not isinstance(result, dict):
+            raise TransportError(
+                f"the answer to {method} {path.partition('?')[0]} is {_json_kind(result)}, not a JSON object"
+            )
         return result
 
     @staticmethod
     def _decode(raw: bytes, status: int) -> Any:
         try:
             return json.loads(raw or b"null")
-        except ValueError:
+        except (ValueError, RecursionError):
             raise TransportError(f"the server answered {status} with a body that is not JSON") from None
 
     def gate(
@@ -81,8 +96,13 @@ class ModelgovClient:
         pipeline: dict[str, Any] | None = None,
         dry_run: bool = False,
         promote: bool = False,
+        nonce: str | None = None,
     ) -> dict[str, Any]:
-        body = {
+        """Ask the gate. ``nonce`` (1 to 128 of ``[A-Za-z0-9._~-]``) is signed back in the decision's
+        predicate, so that a caller can tell this answer from a replayed older one. The answer's shape
+        is checked (a TransportError if it is not that of the API); its envelope is not: verify it
+        with ``hooks.decision.verify_decision`` before acting on the decision."""
+        body: dict[str, Any] = {
             "model": model,
             "version": version,
             "target_stage": target_stage,
@@ -91,7 +111,15 @@ class ModelgovClient:
             "dry_run": dry_run,
             "promote": promote,
         }
-        return self._object("POST", "/api/v1/gate/promotions", body)
+        if nonce is not None:
+            body["nonce"] = nonce
+        answer = self._object("POST", "/api/v1/gate/promotions", body)
+        _check_fields(answer, GATE_ANSWER_FIELDS, what="the gate's answer")
+        if answer["decision"] not in ("allow", "deny"):
+            raise TransportError(f"the gate's answer has decision {answer['decision']!r}, not 'allow' or 'deny'")
+        if not all(isinstance(check, dict) for check in answer["checks"]):
+            raise TransportError("the gate's answer has checks that are not JSON objects")
+        return answer
 
     def register(
         self,
@@ -112,7 +140,9 @@ class ModelgovClient:
             "metrics": metrics or {},
             "parameters": parameters or {},
         }
-        return self._object("POST", f"/api/v1/models/{model}/versions/", body)
+        answer = self._object("POST", f"/api/v1/models/{model}/versions/", body)
+        _check_fields(answer, REGISTER_ANSWER_FIELDS, what="the registration's answer")
+        return answer
 
     def request_promotion(self, *, model: str, version: int, target_stage: str, comment: str = "") -> dict[str, Any]:
         body = {"model": model, "version": version, "target_stage": target_stage, "comment": comment}
@@ -145,8 +175,61 @@ class ModelgovClient:
     def service_keys(self) -> dict[str, str]:
         """purpose → PEM of the service's public keys (unauthenticated endpoint)."""
         body = self.request("GET", "/api/v1/keys/", auth=False)
-        return {item["purpose"]: item["public_key_pem"] for item in body["keys"]}
+        keys = body.get("keys") if isinstance(body, dict) else None
+        if not isinstance(keys, list) or not all(
+            isinstance(item, dict) and all(isinstance(item.get(name), str) for name in ("purpose", "public_key_pem"))
+            for item in keys
+        ):
+            raise TransportError(
+                'the answer to GET /api/v1/keys/ is not a key listing ({"keys": [{"purpose", "public_key_pem"}]})'
+            )
+        return {item["purpose"]: item["public_key_pem"] for item in keys}
+
+    def service_key(self, purpose: str) -> str:
+        """The PEM of the service's public key for ``purpose``; a TransportError if none is published."""
+        keys = self.service_keys()
+        if purpose not in keys:
+            raise TransportError(f"the server publishes no {purpose} key at /api/v1/keys/")
+        return keys[purpose]
 
     def export_audit_log(self, *, start: int | None = None, end: int | None = None) -> dict[str, Any]:
         query = "&".join(f"{name}={value}" for name, value in (("from", start), ("to", end)) if value is not None)
         return self._object("GET", f"/api/v1/audit/export{'?' + query if query else ''}")
+
+
+# What the callers read of an answer, and its JSON type (``None`` stands for null).
+GATE_ANSWER_FIELDS: dict[str, tuple[type, ...]] = {
+    "decision": (str,),
+    "decision_id": (str,),
+    "checks": (list,),
+    "audit_seq": (int, type(None)),
+    "promoted": (bool,),
+    "dry_run": (bool,),
+    "envelope": (dict,),
+}
+REGISTER_ANSWER_FIELDS: dict[str, tuple[type, ...]] = {"model": (str,), "version": (int,), "artifact_digest": (str,)}
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "empty or null"
+    if isinstance(value, bool):
+        return "a JSON boolean"
+    if isinstance(value, int | float):
+        return "a JSON number"
+    if isinstance(value, str):
+        return "a JSON string"
+    if isinstance(value, list):
+        return "a JSON array"
+    return "a JSON object"
+
+
+def _check_fields(answer: dict[str, Any], fields: dict[str, tuple[type, ...]], *, what: str) -> None:
+    """A TransportError naming the first field that is missing or of another JSON type."""
+    for name, types in fields.items():
+        if name not in answer:
+            raise TransportError(f"{what} has no {name!r}")
+        value = answer[name]
+        # bool is an int in Python, not in JSON.
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            raise TransportError(f"in {what}, {name!r} is {_json_kind(value)}")

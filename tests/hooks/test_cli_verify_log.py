@@ -31,10 +31,30 @@ def write_inputs(tmp_path: Path, log: Log, bundle: dict[str, Any]) -> tuple[str,
 def test_good_bundle_exits_0(tmp_path, capsys):
     log = make_log(20)
     bundle_path, key_path = write_inputs(tmp_path, log, make_bundle(log, [5, 12, 20]))
-    assert main(["verify-log", bundle_path, "--key", key_path]) == 0
+    assert main(["verify-log", bundle_path, "--key", key_path, "--origin", ORIGIN]) == 0
     out, err = capsys.readouterr()
     assert out == f"OK: entries 0..20 of {ORIGIN} verified against 3 signed checkpoints (tree size 20)\n"
     assert err == ""
+
+
+def test_without_a_pinned_origin_it_warns_and_verifies_under_the_bundles(tmp_path, capsys):
+    log = make_log(20)
+    bundle_path, key_path = write_inputs(tmp_path, log, make_bundle(log, [5, 12, 20]))
+    assert main(["verify-log", bundle_path, "--key", key_path]) == 0
+    out, err = capsys.readouterr()
+    assert out == f"OK: entries 0..20 of {ORIGIN} verified against 3 signed checkpoints (tree size 20)\n"
+    assert err == (
+        "modelgov verify-log: warning: no --origin pinned; the bundle is verified under the origin it names\n"
+    )
+
+
+def test_a_bundle_of_another_log_exits_1_against_the_pinned_origin(tmp_path, capsys):
+    log = make_log(20)
+    bundle_path, key_path = write_inputs(tmp_path, log, make_bundle(log, [5, 12, 20]))
+    assert main(["verify-log", bundle_path, "--key", key_path, "--origin", "other.example/log"]) == 1
+    assert capsys.readouterr().out == (
+        f"INVALID [wrong_origin]: the bundle is of the log {ORIGIN!r}, not of 'other.example/log'\n"
+    )
 
 
 def test_partial_bundle_exits_0(tmp_path, capsys):
@@ -139,7 +159,7 @@ def test_real_command_verifies_and_refuses(tmp_path):
     log = make_log(20)
     bundle = make_bundle(log, [5, 12, 20])
     bundle_path, key_path = write_inputs(tmp_path, log, bundle)
-    command = [sys.executable, "-m", "hooks.cli", "verify-log", bundle_path, "--key", key_path]
+    command = [sys.executable, "-m", "hooks.cli", "verify-log", bundle_path, "--key", key_path, "--origin", ORIGIN]
     good = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert (good.returncode, good.stdout, good.stderr) == (
         0,

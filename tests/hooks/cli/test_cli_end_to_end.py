@@ -115,6 +115,10 @@ def test_register_approve_gate_promote_and_verify(world, live_server, transactio
     )
     envelope = json.loads(decision_file.read_text(encoding="utf-8"))
     assert envelope == row.envelope
+    # Signed with the decision: the request's flags and the fresh nonce the CLI sent (and checked).
+    predicate = json.loads(base64.b64decode(envelope["payload"]))["predicate"]
+    assert (predicate["dry_run"], predicate["promote"]) == (False, True)
+    assert re.fullmatch(r"[A-Za-z0-9_-]{24}", predicate["nonce"])
     [(actor, model_name, before, after)] = audit("GATE_DECIDED", allow["id"])
     assert (actor, model_name, before, after["decision"], after["failed_checks"]) == (
         "ci-b",
