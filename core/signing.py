@@ -8,6 +8,7 @@ from enum import StrEnum
 from functools import cache
 from pathlib import Path
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from django.conf import settings
@@ -109,11 +110,22 @@ def fingerprint(key: PublicKey) -> str:
     return hashlib.sha256(der).hexdigest()
 
 
+def pem_fingerprint(pem: str) -> str:
+    """The fingerprint of the PEM public key ``pem``, computed from the key itself. KeyError_ if it
+    is not a key we accept."""
+    key, _algorithm = parse_public_key(pem)
+    return fingerprint(key)
+
+
 def parse_public_key(pem: str) -> tuple[PublicKey, str]:
     """Parse a PEM public key and name its algorithm: ``ed25519`` or ``ecdsa-p256``.
-    Any other key (RSA, another curve) raises UnsupportedKey."""
+    Any other key (RSA, another curve, a curve OpenSSL does not know) raises UnsupportedKey."""
     try:
         key = serialization.load_pem_public_key(pem.encode("ascii"))
+    except UnsupportedAlgorithm as exc:
+        # A well-formed key of an algorithm or curve OpenSSL cannot load (SM2, for one): not
+        # a ValueError, and a key we would refuse anyway.
+        raise UnsupportedKey(f"the key's algorithm is not accepted ({exc}); use ECDSA P-256 or Ed25519") from None
     except (ValueError, UnicodeEncodeError) as exc:
         raise KeyError_(f"not a PEM public key: {exc}") from None
     if isinstance(key, ed25519.Ed25519PublicKey):

@@ -10,7 +10,7 @@ from core.errors import ApplicationError
 from registry.choices import LineageKind
 from registry.lineage.selectors import lineage_graph, lineage_impact
 from registry.models import LineageNode, ModelVersion, RegisteredModel, SigningKey
-from registry.selectors import model_version_verify
+from registry.selectors import model_version_verify, signing_key_list
 from registry.services import (
     UPDATABLE_FIELDS,
     registered_model_create,
@@ -45,20 +45,9 @@ class ModelVersionInline(admin.TabularInline):
         return super().get_queryset(request).select_related("created_by", "model")
 
 
-@admin.register(RegisteredModel)
-class RegisteredModelAdmin(admin.ModelAdmin):
-    list_display = ["name", "display_name", "risk_tier", "eu_ai_act_category", "owner", "team", "status"]
-    list_filter = ["risk_tier", "versions__stage", "owner", "team", "status", "eu_ai_act_category"]
-    search_fields = ["name", "display_name", "description"]
-    list_select_related = ["owner", "team"]
-    inlines = [ModelVersionInline]
-    fields = ["name", *UPDATABLE_FIELDS]
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return ["name"] if obj is not None else []
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # models are retired, never deleted (SR 11-7 keeps retired models in the inventory)
+class ServiceErrorsAsMessages(admin.ModelAdmin):
+    """An add or change page whose ``save_model`` calls a service: the service's domain error is shown
+    as a message on the same page, and nothing is saved."""
 
     def changeform_view(
         self,
@@ -73,6 +62,22 @@ class RegisteredModelAdmin(admin.ModelAdmin):
             return super().changeform_view(request, object_id, form_url, extra_context)
         except ApplicationError:
             return HttpResponseRedirect(request.get_full_path())
+
+
+@admin.register(RegisteredModel)
+class RegisteredModelAdmin(ServiceErrorsAsMessages):
+    list_display = ["name", "display_name", "risk_tier", "eu_ai_act_category", "owner", "team", "status"]
+    list_filter = ["risk_tier", "versions__stage", "owner", "team", "status", "eu_ai_act_category"]
+    search_fields = ["name", "display_name", "description"]
+    list_select_related = ["owner", "team"]
+    inlines = [ModelVersionInline]
+    fields = ["name", *UPDATABLE_FIELDS]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return ["name"] if obj is not None else []
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # models are retired, never deleted (SR 11-7 keeps retired models in the inventory)
 
     def save_model(self, request: HttpRequest, obj: RegisteredModel, form: Any, change: bool) -> None:
         try:
@@ -117,11 +122,14 @@ class RegisteredModelAdmin(admin.ModelAdmin):
 
 
 @admin.register(SigningKey)
-class SigningKeyAdmin(admin.ModelAdmin):
-    """Register producer keys and revoke them; both go through the services (and the audit log)."""
+class SigningKeyAdmin(ServiceErrorsAsMessages):
+    """Register producer keys and revoke them; both go through the services (and the audit log). Each
+    user sees the keys the API shows them: their teams' keys, or every key for those who may view every
+    model."""
 
     list_display = ["name", "team", "algorithm", "fingerprint", "created_at", "revoked_at"]
-    list_filter = ["team", "algorithm", "revoked_at"]
+    # Only the teams of the keys the user sees: a model owner is not shown every team's name.
+    list_filter = [("team", admin.RelatedOnlyFieldListFilter), "algorithm", "revoked_at"]
     search_fields = ["name", "fingerprint"]
     list_select_related = ["team"]
     actions = ["revoke"]
@@ -148,6 +156,9 @@ class SigningKeyAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # a key that signed versions must stay verifiable; revoke it instead
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SigningKey]:
+        return signing_key_list(user=request.user)
+
     def save_model(self, request: HttpRequest, obj: SigningKey, form: Any, change: bool) -> None:
         if change:
             return
@@ -163,9 +174,23 @@ class SigningKeyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke the selected keys")
     def revoke(self, request: HttpRequest, queryset: QuerySet[SigningKey]) -> None:
-        for key in queryset.select_related("team"):
-            signing_key_revoke(actor=request.user, signing_key=key, reason="revoked in the admin")
-        self.message_user(request, f"Revoked {queryset.count()} key(s).")
+        # One service call (and transaction) per key: a key the user may not revoke is reported on its
+        # own and the others are still revoked.
+        revoked: list[str] = []
+        already: list[str] = []
+        for key in queryset:
+            try:
+                result = signing_key_revoke(actor=request.user, signing_key=key, reason="revoked in the admin")
+            except ApplicationError as exc:
+                messages.error(request, f"{key.name}: {exc.code}: {exc.message}")
+                continue
+            (already if key.revoked_at is not None else revoked).append(result.name)
+        if revoked:
+            self.message_user(request, f"Revoked {len(revoked)} key(s): {', '.join(revoked)}.", messages.SUCCESS)
+        if already:
+            self.message_user(request, f"Already revoked: {', '.join(already)}.", messages.INFO)
+        if not queryset:
+            self.message_user(request, "None of the selected keys is yours to revoke.", messages.WARNING)
 
 
 @admin.register(ModelVersion)

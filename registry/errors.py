@@ -1,6 +1,6 @@
 """Errors of the registry app; their codes are listed in docs/api-errors.md."""
 
-from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from core.errors import ApplicationError, Conflict, NotFound, PermissionDenied, ValidationFailed
 
 
 class ModelNotFound(NotFound):
@@ -89,3 +89,12 @@ class LineageNodeNotFound(NotFound):
 
 class DeploymentNotFound(NotFound):
     code = "deployment_not_found"
+
+
+class SigningKeyTampered(ApplicationError):
+    """The stored key is not what was registered: its public key does not have its fingerprint, or
+    it changed while a registration was using it. The row was altered outside the service (the
+    database trigger of migration 0007 refuses that), so the key signs nothing until someone looks."""
+
+    code = "signing_key_tampered"
+    status = 500

@@ -12,16 +12,24 @@ from guardian.shortcuts import get_objects_for_user
 
 from core import prepared, rawrows
 from core.bounded import BoundedDict
-from core.signing import KeyPurpose, service_public_key
+from core.signing import KeyError_, KeyPurpose, pem_fingerprint, service_public_key
 from governance.audit.selectors import audit_entry_after
 from governance.choices import AuditEvent
 from hooks import tlog
-from hooks.manifest import ManifestError, root_digest, validate_manifest
+from hooks.manifest import STATEMENT_TYPE, ManifestError, root_digest, validate_manifest
 from registry.choices import ModelPermission
 from registry.errors import ModelNotFound, ModelVersionNotFound, SigningKeyNotFound
 from registry.models import ModelVersion, RegisteredModel, SigningKey
 from registry.permissions import model_perm_condition, perm_name, user_has_model_perm
-from registry.signing import SignatureProblem, envelope_sha256, verify_countersignature, verify_producer_signature
+from registry.signing import (
+    INVENTORY_PREDICATE_TYPE,
+    SignatureProblem,
+    envelope_sha256,
+    inventory_record,
+    inventory_subject,
+    verify_countersignature,
+    verify_producer_signature,
+)
 
 User = get_user_model()
 
@@ -139,13 +147,15 @@ def model_version_verify(
     reuse_verified: bool = False,
     signed_json: dict[str, str] | None = None,
 ) -> list[VerificationCheck]:
-    """Re-verify a registered version from what is stored: the digest, the producer's signature,
-    the producer key's state, and the service's countersignature against the logged hash.
+    """Re-verify a registered version from what is stored: the digest, the producer's signature (with
+    the stored key, which must still have its registered fingerprint), the producer key's state, and
+    the service's countersignature against the logged hash and against the inventory record rebuilt
+    from the stored columns (each field that differs is named in the check's reason).
 
     The countersignature hash logged at registration is read from the audit log unless the caller
     read it already (``look_up_log=False`` and ``logged_sha256``: the gate reads it in its one query).
     ``reuse_verified`` (the gate): the digest and signature checks are pure functions of the stored
-    manifest, signatures, digest and keys, so their answer is kept, by a digest of all of those values,
+    record, signatures and keys, so their answer is kept, by a digest of all of those values,
     and reused while none of them changes. The key's state and the logged hash are read every time.
     ``signed_json``: the version's manifest and signatures as stored (JSON text), left deferred on
     ``version`` by the caller's read (the gate's): the digest is taken of that text, which is parsed
@@ -186,10 +196,18 @@ def _pure_checks_reused(version: ModelVersion, signed_json: dict[str, str] | Non
         *(texts[name] for name in SIGNED_JSON_COLUMNS),
         version.artifact_digest,
         version.signing_key.public_key_pem,
+        version.signing_key.fingerprint,
         version.model.name,
         str(version.version),
         version.countersignature_sha256,
         service_public_key(KeyPurpose.INVENTORY).public_bytes_raw().hex(),
+        # The rest of the inventory record, compared with the countersigned one.
+        version.artifact_uri,
+        version.training_run_id,
+        json.dumps(version.metrics, sort_keys=True, separators=(",", ":")),
+        json.dumps(version.parameters, sort_keys=True, separators=(",", ":")),
+        version.created_by.get_username(),
+        version.created_at.isoformat(),
     ]
     digest = hashlib.sha256()
     for part in parts:
@@ -215,32 +233,100 @@ def _pure_checks(version: ModelVersion) -> tuple[VerificationCheck, ...]:
         digest = VerificationCheck("digest", ok, "" if ok else f"the manifest's root digest is {computed}")
     except ManifestError as exc:
         digest = VerificationCheck("digest", False, f"the stored manifest is not valid: {exc}")
+    return digest, _producer_signature_check(version), _countersignature_check(version)
+
+
+def _producer_signature_check(version: ModelVersion) -> VerificationCheck:
+    """The producer's envelope verifies with the stored key, and that key is the one registered: its
+    public key has the fingerprint it was registered under. (A failure here fails the gate's
+    signature check, which reads this check and the countersignature's.)"""
+    key = version.signing_key
     try:
-        signed = verify_producer_signature(
-            signature=version.producer_signature, public_key_pem=version.signing_key.public_key_pem
+        derived = pem_fingerprint(key.public_key_pem)
+    except KeyError_ as exc:
+        reason = f"the signing key's stored public key is not usable: {exc}"
+        return VerificationCheck("producer_signature", False, reason)
+    if derived != key.fingerprint:
+        return VerificationCheck(
+            "producer_signature",
+            False,
+            f"the signing key's stored public key has fingerprint {derived}, not the registered {key.fingerprint}",
         )
-        ok = (
-            signed.root_digest == version.artifact_digest
-            and signed.resources == version.manifest.get("resources")
-            and signed.subject_name == version.model.name
-        )
-        producer = VerificationCheck("producer_signature", ok, "" if ok else "it signs another manifest")
+    try:
+        signed = verify_producer_signature(signature=version.producer_signature, public_key_pem=key.public_key_pem)
     except SignatureProblem as exc:
-        producer = VerificationCheck("producer_signature", False, str(exc))
-    return digest, producer, _countersignature_check(version)
+        return VerificationCheck("producer_signature", False, str(exc))
+    ok = (
+        signed.root_digest == version.artifact_digest
+        and signed.resources == version.manifest.get("resources")
+        and signed.subject_name == version.model.name
+    )
+    return VerificationCheck("producer_signature", ok, "" if ok else "it signs another manifest")
 
 
 def _countersignature_check(version: ModelVersion) -> VerificationCheck:
+    """The service's envelope verifies, it is the one whose hash was recorded, and the statement it signs
+    is the version's inventory record as rebuilt from the stored columns, field by field."""
     try:
         statement = verify_countersignature(version.countersignature)
     except (tlog.EnvelopeError, ValueError) as exc:
         return VerificationCheck("countersignature", False, f"the service signature does not verify: {exc}")
-    subject = statement.get("subject", [{}])[0].get("digest", {}).get("sha256")
-    record = statement.get("predicate", {})
-    if f"sha256:{subject}" != version.artifact_digest or record.get("version") != version.version:
-        return VerificationCheck("countersignature", False, "it signs another record")
-    if record.get("model") != version.model.name:
-        return VerificationCheck("countersignature", False, "it signs another model")
+    differing = _record_differences(version, statement)
+    if differing:
+        return VerificationCheck(
+            "countersignature",
+            False,
+            f"it signs another record: the stored version differs in {', '.join(differing)}",
+        )
     if envelope_sha256(version.countersignature) != version.countersignature_sha256:
         return VerificationCheck("countersignature", False, "its hash is not the one recorded")
     return VerificationCheck("countersignature", True, "")
+
+
+def _record_differences(version: ModelVersion, statement: Any) -> list[str]:
+    """The names of the parts of the countersigned statement that are not what the stored version
+    gives: the statement's type, predicate type and subject, and each field of the record."""
+    if not isinstance(statement, dict):
+        return ["statement"]
+    key = version.signing_key
+    stored = {
+        "_type": STATEMENT_TYPE,
+        "predicateType": INVENTORY_PREDICATE_TYPE,
+        "subject": inventory_subject(model_name=version.model.name, artifact_digest=version.artifact_digest),
+    }
+    differing = [name for name, value in stored.items() if not _same_json(statement.get(name), value)]
+    signed = statement.get("predicate")
+    if not isinstance(signed, dict):
+        return [*differing, "predicate"]
+    record = inventory_record(
+        model_name=version.model.name,
+        version=version.version,
+        artifact_uri=version.artifact_uri,
+        artifact_digest=version.artifact_digest,
+        manifest=version.manifest,
+        producer_key=key.fingerprint,
+        producer_signature=version.producer_signature,
+        training_run_id=version.training_run_id,
+        metrics=version.metrics,
+        parameters=version.parameters,
+        created_by=version.created_by.get_username(),
+        created_at=version.created_at,
+    )
+    for name in sorted(set(record) | set(signed)):
+        if name not in signed or name not in record or not _same_json(signed[name], record[name]):
+            differing.append(name)
+    return differing
+
+
+def _same_json(left: Any, right: Any) -> bool:
+    """Equal as JSON values: ``true`` is not ``1`` (Python says it is), while ``1`` and ``1.0`` are the same
+    number (PostgreSQL's jsonb may give back either for what was stored)."""
+    if isinstance(left, bool) or isinstance(right, bool):
+        return type(left) is type(right) and left == right
+    if isinstance(left, int | float) and isinstance(right, int | float):
+        return left == right
+    if isinstance(left, dict) and isinstance(right, dict):
+        return left.keys() == right.keys() and all(_same_json(left[key], right[key]) for key in left)
+    if isinstance(left, list) and isinstance(right, list):
+        return len(left) == len(right) and all(_same_json(a, b) for a, b in zip(left, right, strict=True))
+    return type(left) is type(right) and left == right

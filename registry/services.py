@@ -1,6 +1,6 @@
 """Writes of the registry app. Every change records its audit entry in the same transaction."""
 
-import hashlib
+import logging
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -10,9 +10,8 @@ from django.db.models import Max
 from django.utils import timezone
 
 from core import signing as keys
-from core.canonical import canonical_json
 from core.errors import PermissionDenied, UnknownField
-from core.signing import KeyError_, UnsupportedKey, fingerprint, parse_public_key
+from core.signing import KeyError_, UnsupportedKey, fingerprint, parse_public_key, pem_fingerprint
 from governance.choices import AuditEvent
 from governance.errors import UnknownUser
 from governance.gate.notify import notify_after_commit
@@ -33,6 +32,7 @@ from registry.errors import (
     NotTeamMember,
     SigningKeyNotForTeam,
     SigningKeyRevoked,
+    SigningKeyTampered,
     UnknownSigningKey,
     UnknownTeam,
     UnsupportedKeyAlgorithm,
@@ -48,10 +48,13 @@ from registry.permissions import (
 from registry.signing import (
     SignatureProblem,
     countersign,
-    envelope_sha256,
+    inventory_record,
     inventory_statement,
     verify_producer_signature,
 )
+
+logger = logging.getLogger(__name__)
+
 
 # Inventory fields that may change after creation; each change is logged with old and new values.
 UPDATABLE_FIELDS = (
@@ -200,14 +203,24 @@ def registered_model_update(*, actor: Any, model: RegisteredModel, changes: dict
     return locked
 
 
-def _active_team_key(*, fingerprint_hex: str, model: RegisteredModel) -> SigningKey:
-    key = SigningKey.objects.filter(fingerprint=fingerprint_hex).first()
-    if key is None:
-        raise UnknownSigningKey("No signing key has this fingerprint.", extra={"signing_key": fingerprint_hex})
-    if key.team_id != model.team_id:
+def _usable_key(key: SigningKey, *, fingerprint_hex: str, model: RegisteredModel, team_id: int) -> SigningKey:
+    """``key`` if it may sign a new version of ``model``: its public key has its fingerprint, it
+    belongs to the model's team (``team_id``) and it is not revoked."""
+    try:
+        derived = pem_fingerprint(key.public_key_pem)
+    except KeyError_:
+        derived = ""
+    if derived != key.fingerprint or key.fingerprint != fingerprint_hex:
+        logger.error("signing key %s: the stored public key's fingerprint is %r", key.pk, derived)
+        raise SigningKeyTampered(
+            "The stored signing key does not match its fingerprint; it cannot sign new registrations.",
+            extra={"signing_key": fingerprint_hex},
+        )
+    if key.team_id != team_id:
+        team = model.team.name if team_id == model.team_id else Group.objects.get(pk=team_id).name
         raise SigningKeyNotForTeam(
-            f"This key is not registered to team {model.team.name!r}, which owns model {model.name!r}.",
-            extra={"signing_key": fingerprint_hex, "team": model.team.name},
+            f"This key is not registered to team {team!r}, which owns model {model.name!r}.",
+            extra={"signing_key": fingerprint_hex, "team": team},
         )
     if key.revoked_at is not None:
         raise SigningKeyRevoked(
@@ -215,6 +228,29 @@ def _active_team_key(*, fingerprint_hex: str, model: RegisteredModel) -> Signing
             extra={"signing_key": fingerprint_hex, "revoked_at": key.revoked_at.isoformat()},
         )
     return key
+
+
+def _active_team_key(*, fingerprint_hex: str, model: RegisteredModel) -> SigningKey:
+    key = SigningKey.objects.filter(fingerprint=fingerprint_hex).first()
+    if key is None:
+        raise UnknownSigningKey("No signing key has this fingerprint.", extra={"signing_key": fingerprint_hex})
+    return _usable_key(key, fingerprint_hex=fingerprint_hex, model=model, team_id=model.team_id)
+
+
+def _locked_team_key(*, key: SigningKey, model: RegisteredModel, team_id: int) -> SigningKey:
+    """The key re-read under a row lock inside the registration's transaction (the caller holds the
+    model's row lock and read its ``team_id`` under it): a revoke or a change of team that committed
+    after the first check is seen here, and a revoke that comes later waits until the version is in.
+    The signature was verified with ``key``'s public key, so the locked row must still hold that key."""
+    # FOR NO KEY UPDATE: conflicts with the revoke's FOR UPDATE, not with the version row's foreign-key check.
+    locked = SigningKey.objects.select_for_update(no_key=True).get(pk=key.pk)
+    if locked.public_key_pem != key.public_key_pem:
+        logger.error("signing key %s: its public key changed during a registration", key.pk)
+        raise SigningKeyTampered(
+            "The stored signing key changed while the signature was being verified.",
+            extra={"signing_key": key.fingerprint},
+        )
+    return _usable_key(locked, fingerprint_hex=key.fingerprint, model=model, team_id=team_id)
 
 
 def model_version_register(
@@ -267,10 +303,12 @@ def model_version_register(
             extra={"given": artifact_digest, "computed": computed},
         )
     stored_manifest = {**signed.predicate, "resources": signed.resources}
-    producer_signature_sha256 = envelope_sha256(signature)
     with transaction.atomic():
-        # The lock serialises version numbering per model; other models register in parallel.
-        RegisteredModel.objects.select_for_update().filter(pk=model.pk).values_list("pk", flat=True).get()
+        # The lock serialises version numbering per model; other models register in parallel. The team
+        # is read under it: the key must belong to the model's team as it is now.
+        locked_model = RegisteredModel.objects.select_for_update().filter(pk=model.pk)
+        team_id = locked_model.values_list("team_id", flat=True).get()
+        key = _locked_team_key(key=key, model=model, team_id=team_id)
         if ModelVersion.objects.filter(model=model, artifact_digest=computed).exists():
             raise DuplicateArtifact(
                 f"This artifact is already registered for model {model.name!r}.",
@@ -278,20 +316,20 @@ def model_version_register(
             )
         last = ModelVersion.objects.filter(model=model).aggregate(last=Max("version"))["last"] or 0
         created_at = timezone.now()
-        record = {
-            "model": model.name,
-            "version": last + 1,
-            "artifact_uri": artifact_uri,
-            "artifact_digest": computed,
-            "manifest_sha256": hashlib.sha256(canonical_json(stored_manifest)).hexdigest(),
-            "producer_key": key.fingerprint,
-            "producer_signature_sha256": producer_signature_sha256,
-            "training_run_id": training_run_id,
-            "metrics": metrics or {},
-            "parameters": parameters or {},
-            "created_by": actor.get_username(),
-            "created_at": created_at.isoformat().replace("+00:00", "Z"),
-        }
+        record = inventory_record(
+            model_name=model.name,
+            version=last + 1,
+            artifact_uri=artifact_uri,
+            artifact_digest=computed,
+            manifest=stored_manifest,
+            producer_key=key.fingerprint,
+            producer_signature=signature,
+            training_run_id=training_run_id,
+            metrics=metrics or {},
+            parameters=parameters or {},
+            created_by=actor.get_username(),
+            created_at=created_at,
+        )
         envelope, envelope_hash = countersign(
             inventory_statement(record, model_name=model.name, artifact_digest=computed)
         )

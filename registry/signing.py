@@ -11,6 +11,7 @@ an in-toto statement.
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from core.canonical import canonical_json
@@ -103,11 +104,49 @@ def verify_producer_signature(*, signature: Any, public_key_pem: str) -> SignedM
     )
 
 
+def inventory_record(
+    *,
+    model_name: str,
+    version: int,
+    artifact_uri: str,
+    artifact_digest: str,
+    manifest: dict[str, Any],
+    producer_key: str,
+    producer_signature: dict[str, Any],
+    training_run_id: str,
+    metrics: dict[str, Any],
+    parameters: dict[str, Any],
+    created_by: str,
+    created_at: datetime,
+) -> dict[str, Any]:
+    """The inventory record of a version, the predicate the service countersigns: built from the values
+    being stored at registration, and rebuilt from the stored columns when a version is re-verified."""
+    return {
+        "model": model_name,
+        "version": version,
+        "artifact_uri": artifact_uri,
+        "artifact_digest": artifact_digest,
+        "manifest_sha256": hashlib.sha256(canonical_json(manifest)).hexdigest(),
+        "producer_key": producer_key,
+        "producer_signature_sha256": envelope_sha256(producer_signature),
+        "training_run_id": training_run_id,
+        "metrics": metrics,
+        "parameters": parameters,
+        "created_by": created_by,
+        "created_at": created_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+    }
+
+
+def inventory_subject(*, model_name: str, artifact_digest: str) -> list[dict[str, Any]]:
+    """The subject of the countersigned statement: the model's name and root digest."""
+    return [{"name": model_name, "digest": {"sha256": artifact_digest.removeprefix("sha256:")}}]
+
+
 def inventory_statement(record: dict[str, Any], *, model_name: str, artifact_digest: str) -> bytes:
     """The in-toto statement the service countersigns: subject = the model's root digest."""
     statement = {
         "_type": STATEMENT_TYPE,
-        "subject": [{"name": model_name, "digest": {"sha256": artifact_digest.removeprefix("sha256:")}}],
+        "subject": inventory_subject(model_name=model_name, artifact_digest=artifact_digest),
         "predicateType": INVENTORY_PREDICATE_TYPE,
         "predicate": record,
     }

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from hooks.cli import main
 from tests.hooks.test_bundle import ORIGIN, Log, make_bundle, make_log
+from tests.registry.signing.support import sm2_public_key_pem
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -127,6 +128,16 @@ def test_key_that_is_not_ed25519_exits_2(tmp_path, capsys):
     assert main(["verify-log", bundle_path, "--key", key_path]) == 2
     assert capsys.readouterr().err == (
         "modelgov verify-log: cannot read input: the log key must be an Ed25519 public key\n"
+    )
+
+
+def test_key_on_a_curve_openssl_does_not_know_exits_2(tmp_path, capsys):
+    log = make_log(3)
+    bundle_path, key_path = write_inputs(tmp_path, log, make_bundle(log, [3]))
+    Path(key_path).write_text(sm2_public_key_pem(), encoding="ascii")
+    assert main(["verify-log", bundle_path, "--key", key_path]) == 2
+    assert capsys.readouterr().err.startswith(
+        "modelgov verify-log: cannot read input: the log key is not a usable public key: "
     )
 
 

@@ -90,9 +90,13 @@ def test_every_builtin_check_passes_for_an_approved_signed_version(world, approv
 def test_a_tampered_stored_signature_fails_signature_valid(world, approved, column):
     version = world.version_b1
     tamper(version, column, with_flipped_signature(getattr(version, column)))
-    reason = {
-        "producer_signature": f"the producer signature does not verify: {NOT_VERIFIED}",
-        "countersignature": f"the service signature does not verify: {NOT_VERIFIED}",
+    # A changed producer signature is also no longer the one the countersigned record names.
+    reasons = {
+        "producer_signature": {
+            "producer_signature": f"the producer signature does not verify: {NOT_VERIFIED}",
+            "countersignature": "it signs another record: the stored version differs in producer_signature_sha256",
+        },
+        "countersignature": {"countersignature": f"the service signature does not verify: {NOT_VERIFIED}"},
     }[column]
 
     answer = ask(world.ci_b, gate_body(version))
@@ -104,7 +108,7 @@ def test_a_tampered_stored_signature_fails_signature_valid(world, approved, colu
             "name": "signature_valid",
             "outcome": "fail",
             "reason": "signature_invalid",
-            "details": {"failed": [column], "reasons": {column: reason}},
+            "details": {"failed": list(reasons), "reasons": reasons},
         },
     )
     assert_logged(answer, actor=world.ci_b, version=version, failed=["signature_valid"])

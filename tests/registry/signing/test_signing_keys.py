@@ -5,6 +5,7 @@ import hashlib
 from typing import Any
 
 import pytest
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 
@@ -13,6 +14,8 @@ from governance.models import AuditEntry
 from registry.models import SigningKey
 from tests.conftest import client_for
 from tests.factories import team_key
+from tests.helpers import nothing_written
+from tests.registry.signing.support import sm2_public_key_pem
 
 URL = "/api/v1/signing-keys/"
 
@@ -72,10 +75,18 @@ def pem_of(public: Any) -> str:
     return public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
+def test_the_sm2_key_is_one_cryptography_cannot_load():
+    """The control for the sm2 case below: the PEM is well formed, and loading it raises
+    UnsupportedAlgorithm (not the ValueError of a malformed key)."""
+    with pytest.raises(UnsupportedAlgorithm, match=r"^Curve 1\.2\.156\.10197\.1\.301 is not supported$"):
+        serialization.load_pem_public_key(sm2_public_key_pem().encode("ascii"))
+
+
 @pytest.mark.parametrize(
     ("pem", "status", "code"),
     [
         (pem_of(ec.generate_private_key(ec.SECP384R1()).public_key()), 400, "unsupported_key_algorithm"),
+        (sm2_public_key_pem(), 400, "unsupported_key_algorithm"),
         (
             pem_of(rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()),
             400,
@@ -93,15 +104,29 @@ def pem_of(public: Any) -> str:
             "invalid_public_key",
         ),
     ],
-    ids=["secp384r1", "rsa-2048", "x25519", "garbage-pem", "not-pem", "non-ascii", "private-key"],
+    ids=["secp384r1", "sm2", "rsa-2048", "x25519", "garbage-pem", "not-pem", "non-ascii", "private-key"],
 )
 def test_unusable_key_is_refused(world, pem, status, code):
     client = client_for(world.owner_a)
-    before = counts()
-    response = client.post(URL, {"team": "team-a", "name": "bad", "public_key_pem": pem}, format="json")
+    with nothing_written():
+        response = client.post(URL, {"team": "team-a", "name": "bad", "public_key_pem": pem}, format="json")
     assert response.status_code == status, response.json()
     assert response.json()["code"] == code
-    assert counts() == before
+
+
+def test_sm2_key_is_refused_with_the_reason(world):
+    client = client_for(world.owner_a)
+    with nothing_written():
+        response = client.post(
+            URL, {"team": "team-a", "name": "sm2", "public_key_pem": sm2_public_key_pem()}, format="json"
+        )
+    assert response.status_code == 400
+    assert response.json() == {
+        "code": "unsupported_key_algorithm",
+        "message": "the key's algorithm is not accepted (Curve 1.2.156.10197.1.301 is not supported); "
+        "use ECDSA P-256 or Ed25519",
+        "extra": {},
+    }
 
 
 @pytest.mark.parametrize(("user", "team"), [("owner_a", "team-a"), ("officer", "team-b")])

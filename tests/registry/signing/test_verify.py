@@ -82,7 +82,12 @@ def test_countersignature_of_another_version_fails_its_check(world):
     set_countersignature(world.version_a1, world.version_b1.countersignature)
     body = client_for(world.owner_a).get(VERIFY_URL).json()
     assert body["valid"] is False
-    assert body["checks"][3] == {"name": "countersignature", "ok": False, "reason": "it signs another record"}
+    assert body["checks"][3] == {
+        "name": "countersignature",
+        "ok": False,
+        "reason": "it signs another record: the stored version differs in subject, artifact_digest, artifact_uri, "
+        "created_at, created_by, manifest_sha256, model, producer_key, producer_signature_sha256",
+    }
 
 
 def test_verify_is_404_for_a_model_you_may_not_view(world):
