@@ -23,7 +23,7 @@ from django.db import DataError, connection, transaction
 from django.db.models import Exists, OuterRef
 
 from core.signing import KeyPurpose, service_public_key
-from governance.models import AuditCheckpoint, AuditEntry, AuditPending
+from governance.models import AuditCheckpoint, AuditEntry, AuditLeaf, AuditPending
 from hooks import tlog
 
 _LEAVES_SQL = """
@@ -200,7 +200,8 @@ def verify_database_log(*, known_checkpoint: str | None = None) -> LogReport:
 
 def _check_nothing_dequeued() -> None:
     """An entry without a leaf waits in the integrator's queue; one that is in neither was taken off
-    the queue without being placed (a deleted queue row), which would keep it out of the log for good."""
+    the queue without being placed (a deleted queue row), which would keep it out of the log for good;
+    one in both was queued again, which stops every integration at it."""
     dequeued = (
         AuditEntry.objects.filter(leaf__isnull=True)
         .exclude(Exists(AuditPending.objects.filter(entry_id=OuterRef("pk"))))
@@ -212,6 +213,17 @@ def _check_nothing_dequeued() -> None:
         raise LogInvalid(
             f"entry {dequeued} has no seq and is not queued for one: it was taken off the integrator's queue",
             code="dequeued_entry",
+        )
+    requeued = (
+        AuditPending.objects.filter(Exists(AuditLeaf.objects.filter(entry_id=OuterRef("entry_id"))))
+        .order_by("entry_id")
+        .values_list("entry_id", flat=True)
+        .first()
+    )
+    if requeued is not None:
+        raise LogInvalid(
+            f"entry {requeued} has a seq and is queued again: the queue row blocks every integration",
+            code="requeued_entry",
         )
 
 

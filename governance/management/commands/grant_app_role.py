@@ -17,10 +17,10 @@ AUDIT_TABLES = (
     "governance_audittreenode",
     "governance_auditcheckpoint",
 )
-# The integrator's queue: rows are dequeued (deleted) once their entry has a seq.
+# The integrator's queue: writers add to it; only the integrator dequeues (deletes), with its owner's
+# rights (SECURITY DEFINER, migration governance 0013), so the app role cannot take an entry off it.
 QUEUE_TABLES = ("governance_auditpending",)
-# The integrator on PostgreSQL (migrations governance 0009, 0012); it runs with the caller's rights, so
-# EXECUTE grants nothing beyond the table privileges above.
+# The integrator on PostgreSQL (migrations governance 0009, 0012, 0013).
 FUNCTIONS = ("mg_audit_integrate(bigint, integer, boolean, boolean, integer)",)
 
 
@@ -40,10 +40,8 @@ class Command(BaseCommand):
             for table in tables:
                 name = sql.Identifier(table)
                 cursor.execute(sql.SQL("REVOKE ALL ON {} FROM {}").format(name, role).as_string(cursor.cursor))
-                if table in AUDIT_TABLES:
+                if table in AUDIT_TABLES or table in QUEUE_TABLES:
                     privileges = "SELECT, INSERT"
-                elif table in QUEUE_TABLES:
-                    privileges = "SELECT, INSERT, DELETE"
                 else:
                     privileges = "SELECT, INSERT, UPDATE, DELETE"
                 statement = sql.SQL("GRANT " + privileges + " ON {} TO {}").format(name, role)
@@ -56,4 +54,4 @@ class Command(BaseCommand):
             for function in FUNCTIONS:  # a fixed signature of ours; the role is quoted
                 statement = sql.SQL("GRANT EXECUTE ON FUNCTION " + function + " TO {}").format(role)
                 cursor.execute(statement.as_string(cursor.cursor))
-        self.stdout.write(f"granted {options['role']}: SELECT, INSERT on {', '.join(AUDIT_TABLES)}")
+        self.stdout.write(f"granted {options['role']}: SELECT, INSERT on {', '.join([*AUDIT_TABLES, *QUEUE_TABLES])}")

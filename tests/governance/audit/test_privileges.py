@@ -100,6 +100,8 @@ def forbidden_statements() -> list[str]:
     return [
         *statements,
         "UPDATE governance_auditpending SET leaf_hash = leaf_hash",
+        "DELETE FROM governance_auditpending",
+        "TRUNCATE governance_auditpending",
         "SET session_replication_role = replica",
         "SELECT set_config('session_replication_role', 'replica', false)",
         "SET ROLE modelgov_owner",

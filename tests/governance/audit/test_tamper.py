@@ -412,6 +412,19 @@ def test_an_entry_taken_off_the_queue_unplaced_is_named_by_the_database_verifier
     )
 
 
+def test_an_integrated_entry_queued_again_is_named_by_the_database_verifier(log):
+    entry_id = log.entry_ids[3]
+    leaf = AuditLeaf.objects.get(entry_id=entry_id)
+    AuditPending.objects.create(entry_id=entry_id, leaf_hash=bytes(leaf.leaf_hash))
+
+    with pytest.raises(CommandError) as failure:
+        call_command("verify_audit_log", "--no-record")
+    assert str(failure.value) == (
+        f"audit log INVALID [requeued_entry]: entry {entry_id} has a seq and is queued again: "
+        "the queue row blocks every integration"
+    )
+
+
 def audit_entries_in_one_transaction(subject, count):
     return [
         audit_record(actor=None, event_type=AuditEvent.REGISTERED_MODEL_UPDATED, subject=subject, after={"n": n})
