@@ -1,12 +1,14 @@
 """Assertion helpers shared by the test modules."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from html.parser import HTMLParser
 from typing import Any
 
+import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
+from django.db import ProgrammingError, connection, transaction
 from guardian.models import GroupObjectPermission, UserObjectPermission
 
 from governance.models import ApiToken, AuditEntry
@@ -118,3 +120,17 @@ def assert_audited(last_id: int, *expected: tuple[str, str, str]) -> list[AuditE
     entries = audit_entries_after(last_id)
     assert [(entry.event_type, entry.actor_name, entry.model_name) for entry in entries] == list(expected)
     return entries
+
+
+INSUFFICIENT_PRIVILEGE = "42501"
+
+
+def refused_by_database(sql: str, params: Any = None, *, setup: Sequence[str] = ()) -> str:
+    """Run ``setup`` then ``sql`` in a transaction of their own (rolled back): the database must refuse
+    ``sql`` with insufficient_privilege (a guard trigger's error); returns its message."""
+    with pytest.raises(ProgrammingError) as raised, transaction.atomic(), connection.cursor() as cursor:
+        for statement in setup:
+            cursor.execute(statement)
+        cursor.execute(sql, params)
+    assert raised.value.__cause__.pgcode == INSUFFICIENT_PRIVILEGE
+    return str(raised.value)

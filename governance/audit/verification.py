@@ -193,38 +193,33 @@ def verify_database_log(*, known_checkpoint: str | None = None) -> LogReport:
                 seq=good,
             )
         good = checkpoint.size
-    _check_nothing_dequeued()
+    _check_the_queue()
     pending = AuditEntry.objects.filter(leaf__isnull=True).count()
     return LogReport(size=size, checkpoints=len(checkpoints), pending=pending, root=roots[size])
 
 
-def _check_nothing_dequeued() -> None:
+def _check_the_queue() -> None:
     """An entry without a leaf waits in the integrator's queue; one that is in neither was taken off
     the queue without being placed (a deleted queue row), which would keep it out of the log for good;
     one in both was queued again, which stops every integration at it."""
-    dequeued = (
-        AuditEntry.objects.filter(leaf__isnull=True)
-        .exclude(Exists(AuditPending.objects.filter(entry_id=OuterRef("pk"))))
-        .order_by("pk")
-        .values_list("pk", flat=True)
-        .first()
+    has_leaf = Exists(AuditLeaf.objects.filter(entry_id=OuterRef("entry_id")))
+    queued = Exists(AuditPending.objects.filter(entry_id=OuterRef("pk")))
+    problems = (
+        (
+            AuditEntry.objects.filter(leaf__isnull=True).exclude(queued).order_by("pk").values_list("pk", flat=True),
+            "dequeued_entry",
+            "has no seq and is not queued for one: it was taken off the integrator's queue",
+        ),
+        (
+            AuditPending.objects.filter(has_leaf).order_by("entry_id").values_list("entry_id", flat=True),
+            "requeued_entry",
+            "has a seq and is queued again: the queue row blocks every integration",
+        ),
     )
-    if dequeued is not None:
-        raise LogInvalid(
-            f"entry {dequeued} has no seq and is not queued for one: it was taken off the integrator's queue",
-            code="dequeued_entry",
-        )
-    requeued = (
-        AuditPending.objects.filter(Exists(AuditLeaf.objects.filter(entry_id=OuterRef("entry_id"))))
-        .order_by("entry_id")
-        .values_list("entry_id", flat=True)
-        .first()
-    )
-    if requeued is not None:
-        raise LogInvalid(
-            f"entry {requeued} has a seq and is queued again: the queue row blocks every integration",
-            code="requeued_entry",
-        )
+    for entry_ids, code, what in problems:
+        first = entry_ids.first()
+        if first is not None:
+            raise LogInvalid(f"entry {first} {what}", code=code)
 
 
 def _verified_at_once(wanted: set[int]) -> tuple[int, dict[int, bytes]] | None:

@@ -9,6 +9,7 @@ from governance.models import ApprovalRequest, AuditEntry, AuditLeaf, GateDecisi
 from hooks.events import GateDecided
 from hooks.specs import hookimpl
 from registry.models import ModelVersion
+from tests.conftest import client_for
 
 GATE_URL = "/api/v1/gate/promotions"
 BUILTIN_NAMES = ["signature_valid", "digest_matches", "signing_key_active", "approvals_complete"]
@@ -146,3 +147,10 @@ class RecordingNotification:
     @hookimpl
     def modelgov_gate_decided(self, event: GateDecided) -> None:
         self.events.append(event)
+
+
+def ask(user: Any, body: dict[str, Any]) -> dict[str, Any]:
+    """POST the gate as ``user`` and return its answer, which must be a 200."""
+    response = client_for(user).post(GATE_URL, body, format="json")
+    assert response.status_code == 200, response.json()
+    return response.json()

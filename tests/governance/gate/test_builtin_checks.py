@@ -13,13 +13,12 @@ from governance.approvals.services import approval_expire_due
 from governance.models import ApprovalRequest, AuditLeaf, GateDecision
 from registry.services import signing_key_revoke
 from registry.signing import envelope_sha256
-from tests.conftest import client_for
 from tests.factories import approve_promotion, seed_admin, triggers_disabled
 
 from .support import (
-    GATE_URL,
     OTHER_DIGEST,
     approval_details,
+    ask,
     builtin_votes,
     expected_gate_after,
     flip_base64,
@@ -31,12 +30,6 @@ from .support import (
 )
 
 NOT_VERIFIED = "no signature of the envelope verifies with the given key"
-
-
-def ask(user: Any, body: dict[str, Any]) -> dict[str, Any]:
-    response = client_for(user).post(GATE_URL, body, format="json")
-    assert response.status_code == 200, response.json()
-    return response.json()
 
 
 def assert_logged(answer: dict[str, Any], *, actor: Any, version: Any, failed: list[str], digest: str | None = None):

@@ -7,7 +7,6 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pluggy
 import pytest
@@ -17,9 +16,8 @@ import governance.gate.services
 import hooks.management.commands.show_plugins
 import hooks.manager
 from governance.gate.builtin import BUILTIN_PLUGINS
-from tests.conftest import client_for
 
-from .support import GATE_URL, gate_body, passing_checks
+from .support import ask, gate_body, passing_checks
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "modelgov-change-ticket"
 PLUGIN_MODULES = ("modelgov_change_ticket", "modelgov_change_ticket.plugin")
@@ -92,12 +90,6 @@ def test_the_entry_point_can_be_blocked(installed):
 
     assert blocked.get_plugin("change_ticket") is None
     assert blocked.is_blocked("change_ticket")
-
-
-def ask(user: Any, body: dict[str, Any]) -> dict[str, Any]:
-    response = client_for(user).post(GATE_URL, body, format="json")
-    assert response.status_code == 200, response.json()
-    return response.json()
 
 
 def test_production_without_a_change_ticket_is_denied(world, approved, manager):

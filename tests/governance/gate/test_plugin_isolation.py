@@ -26,17 +26,12 @@ from tests.helpers import nothing_written
 from .support import (
     GATE_URL,
     approval_details,
+    ask,
     builtin_votes,
     gate_body,
     gate_entry,
     passing_checks,
 )
-
-
-def ask(user: Any, body: dict[str, Any]) -> dict[str, Any]:
-    response = client_for(user).post(GATE_URL, body, format="json")
-    assert response.status_code == 200, response.json()
-    return response.json()
 
 
 def tamper(context: GateContext) -> None:

@@ -17,6 +17,7 @@ from tests.conftest import client_for
 from .support import (
     GATE_URL,
     RecordingNotification,
+    ask,
     audit_mark,
     events_since,
     expected_gate_after,
@@ -24,12 +25,6 @@ from .support import (
     gate_entry,
     passing_checks,
 )
-
-
-def ask(user: Any, body: dict[str, Any]) -> dict[str, Any]:
-    response = client_for(user).post(GATE_URL, body, format="json")
-    assert response.status_code == 200, response.json()
-    return response.json()
 
 
 class FourEyesCheck:

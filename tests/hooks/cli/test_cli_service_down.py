@@ -1,8 +1,7 @@
 """The CLI when the service cannot answer: its database is stopped, or nothing listens at all. The
 gate fails closed: exit 2, and nothing that reads as an allow."""
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
+from tests.hooks.cli.support import register_arguments
 
 DIGEST = "sha256:" + "ab" * 32
 GATE = ("gate", "--model", "model-b", "--version", "1", "--stage", "production", "--digest", DIGEST)
@@ -39,24 +38,8 @@ def test_the_gate_exits_2_when_the_database_is_down_and_no_key_is_pinned(service
 
 
 def test_register_exits_non_zero_when_the_database_is_down(service_without_database, cli, tmp_path):
-    model_dir = tmp_path / "model"
-    model_dir.mkdir()
-    (model_dir / "weights.bin").write_bytes(b"weights")
-    key = tmp_path / "producer.pem"
-    key.write_bytes(
-        ed25519.Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-
     result = cli(
-        "register",
-        "--model",
-        "model-b",
-        "--path",
-        str(model_dir),
-        "--key",
-        str(key),
+        *register_arguments(tmp_path),
         url=service_without_database.url,
         token="mg_any-token",
     )

@@ -21,6 +21,7 @@ from hooks import tlog
 from hooks.client import ApiError, ModelgovClient, TransportError
 from hooks.decision import GATE_PREDICATE_TYPE
 from hooks.manifest import INTOTO_PAYLOAD_TYPE, STATEMENT_TYPE
+from tests.hooks.cli.support import register_arguments
 
 DIGEST = "sha256:" + "ab" * 32
 OTHER_DIGEST = "sha256:" + "cd" * 32
@@ -562,16 +563,7 @@ def test_the_published_gate_key_is_used_when_none_is_pinned(stub, cli, gate_key)
 
 @pytest.fixture
 def register_args(tmp_path: Path) -> list[str]:
-    model_dir = tmp_path / "model"
-    model_dir.mkdir()
-    (model_dir / "weights.bin").write_bytes(b"weights")
-    key = tmp_path / "producer.pem"
-    key.write_bytes(
-        ed25519.Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return ["register", "--model", "model-b", "--path", str(model_dir), "--key", str(key)]
+    return register_arguments(tmp_path)
 
 
 REGISTERED = {

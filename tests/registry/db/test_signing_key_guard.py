@@ -10,9 +10,8 @@ from governance.models import AuditEntry
 from registry.models import SigningKey
 from registry.services import signing_key_revoke
 from tests.factories import team_key
-from tests.helpers import assert_audited, last_audit_id
+from tests.helpers import assert_audited, last_audit_id, refused_by_database
 
-INSUFFICIENT_PRIVILEGE = "42501"
 IDENTITY = "modelgov: a signing key's public key, fingerprint, algorithm, team and creator never change"
 REVOCATION = "modelgov: a signing key's revocation is final"
 DELETE = "modelgov: a signing key is never deleted; revoke it"
@@ -20,15 +19,6 @@ DELETE = "modelgov: a signing key is never deleted; revoke it"
 
 def key_rows():
     return list(SigningKey.objects.order_by("pk").values())
-
-
-def execute_refused(sql, params=None, *, setup=()):
-    with pytest.raises(ProgrammingError) as raised, transaction.atomic(), connection.cursor() as cursor:
-        for statement in setup:
-            cursor.execute(statement)
-        cursor.execute(sql, params)
-    assert raised.value.__cause__.pgcode == INSUFFICIENT_PRIVILEGE
-    return str(raised.value)
 
 
 @pytest.fixture
@@ -100,7 +90,7 @@ def test_identity_of_a_key_cannot_change(world, key, column, value, state):
     value = {"team-b": world.team_b.pk, "officer": world.officer.pk}.get(value, value)
     before = key_rows()
 
-    message = execute_refused(f"UPDATE registry_signingkey SET {column} = %s WHERE id = %s", [value, key.pk])
+    message = refused_by_database(f"UPDATE registry_signingkey SET {column} = %s WHERE id = %s", [value, key.pk])
 
     assert message.startswith(IDENTITY)
     assert key_rows() == before
@@ -131,7 +121,7 @@ def test_revocation_is_final(world, revoked, assignment, params):
     params = [{"later": timezone.now(), "owner-a": world.owner_a.pk}.get(param, param) for param in params]
     before = key_rows()
 
-    message = execute_refused(f"UPDATE registry_signingkey SET {assignment} WHERE id = %s", [*params, revoked.pk])
+    message = refused_by_database(f"UPDATE registry_signingkey SET {assignment} WHERE id = %s", [*params, revoked.pk])
 
     assert message.startswith(REVOCATION)
     assert key_rows() == before
@@ -158,7 +148,7 @@ def test_delete_is_refused(world, state):
     assert not key.versions.exists()
     before = key_rows()
 
-    message = execute_refused("DELETE FROM registry_signingkey WHERE id = %s", [key.pk])
+    message = refused_by_database("DELETE FROM registry_signingkey WHERE id = %s", [key.pk])
 
     assert message.startswith(DELETE)
     assert key_rows() == before
@@ -167,7 +157,7 @@ def test_delete_is_refused(world, state):
 def test_replica_session_role_does_not_switch_the_triggers_off(world, revoked):
     before = key_rows()
 
-    message = execute_refused(
+    message = refused_by_database(
         "UPDATE registry_signingkey SET revoked_at = NULL WHERE id = %s",
         [revoked.pk],
         setup=["SET LOCAL session_replication_role = replica"],
