@@ -11,28 +11,25 @@ from registry.models import ModelVersion
 from tests.factories import approve_promotion, make_version
 
 
-class Registrations:
+class Listener:
+    """Hears registrations and final approval decisions; raises ``error`` after hearing one, if given."""
+
     def __init__(self, error: Exception | None = None) -> None:
-        self.events: list[ModelVersionRegistered] = []
+        self.events: list[ModelVersionRegistered | ApprovalDecided] = []
         self.error = error
+
+    def _hear(self, event: ModelVersionRegistered | ApprovalDecided) -> None:
+        self.events.append(event)
+        if self.error:
+            raise self.error
 
     @hookimpl
     def modelgov_model_version_registered(self, event: ModelVersionRegistered) -> None:
-        self.events.append(event)
-        if self.error:
-            raise self.error
-
-
-class Decisions:
-    def __init__(self, error: Exception | None = None) -> None:
-        self.events: list[ApprovalDecided] = []
-        self.error = error
+        self._hear(event)
 
     @hookimpl
     def modelgov_approval_decided(self, event: ApprovalDecided) -> None:
-        self.events.append(event)
-        if self.error:
-            raise self.error
+        self._hear(event)
 
 
 def failures() -> list[tuple[str, str, str, Any]]:
@@ -43,7 +40,7 @@ def failures() -> list[tuple[str, str, str, Any]]:
 
 
 def test_a_registration_reaches_every_plugin_after_commit(world, plugin, django_capture_on_commit_callbacks):
-    first, second = plugin(Registrations(), "first"), plugin(Registrations(), "second")
+    first, second = plugin(Listener(), "first"), plugin(Listener(), "second")
 
     with django_capture_on_commit_callbacks(execute=True):
         version = make_version(model=world.model_b, actor=world.ci_b)
@@ -63,8 +60,8 @@ def test_a_registration_reaches_every_plugin_after_commit(world, plugin, django_
 def test_a_failing_registration_plugin_is_recorded_and_the_version_stays(
     world, plugin, django_capture_on_commit_callbacks
 ):
-    plugin(Registrations(ConnectionError("catalogue down")), "catalogue")
-    recording = plugin(Registrations(), "recorder")
+    plugin(Listener(ConnectionError("catalogue down")), "catalogue")
+    recording = plugin(Listener(), "recorder")
 
     with django_capture_on_commit_callbacks(execute=True):
         version = make_version(model=world.model_b, actor=world.ci_b)
@@ -88,8 +85,8 @@ def test_a_failing_registration_plugin_is_recorded_and_the_version_stays(
 def test_a_final_approval_decision_reaches_the_plugins_and_a_failure_is_recorded(
     world, plugin, django_capture_on_commit_callbacks
 ):
-    failing = plugin(Decisions(RuntimeError("ticket system down")), "tickets")
-    recording = plugin(Decisions(), "recorder")
+    failing = plugin(Listener(RuntimeError("ticket system down")), "tickets")
+    recording = plugin(Listener(), "recorder")
 
     with django_capture_on_commit_callbacks(execute=True):
         request = approve_promotion(
