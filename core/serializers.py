@@ -37,7 +37,9 @@ class StrictInputSerializer(serializers.Serializer):
             raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
         unknown = sorted(set(data) - set(self.fields))
         if unknown:
-            raise serializers.ValidationError({"unknown_fields": unknown})
+            # Echoed back: a name holding a lone surrogate is escaped, or the answer could not be encoded.
+            names = [name.encode("utf-8", "backslashreplace").decode("utf-8") for name in unknown]
+            raise serializers.ValidationError({"unknown_fields": names})
         return super().to_internal_value(data)
 
 

@@ -149,14 +149,28 @@ def _gate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _printable(text: object) -> str:
+    """``text`` as stdout can print it: what its encoding cannot (a lone surrogate from a JSON ``\\ud800``,
+    say) as a backslash escape. The answer's text is untrusted; printing it must not crash the command."""
+    encoding = sys.stdout.encoding or "utf-8"
+    return str(text).encode(encoding, "backslashreplace").decode(encoding)
+
+
 def _print_checks(response: dict[str, Any]) -> None:
-    checks = response.get("checks") or []
-    width = max([len("check"), *(len(str(check.get("name", ""))) for check in checks)])
+    # The unsigned body, shown as the server gave it; the verification that follows decides the exit.
+    rows = [
+        (_printable(check.get("name", "")), _printable(check.get("outcome", "")), _printable(check.get("reason", "")))
+        for check in response.get("checks") or []
+    ]
+    width = max([len("check"), *(len(name) for name, _, _ in rows)])
     print(f"{'check'.ljust(width)}  outcome  reason")
-    for check in checks:
-        name, outcome = str(check.get("name", "")), str(check.get("outcome", ""))
-        print(f"{name.ljust(width)}  {outcome.ljust(7)}  {check.get('reason', '')}")
-    print(f"decision: {response.get('decision')}  (id {response.get('decision_id')}, seq {response.get('audit_seq')})")
+    for name, outcome, reason in rows:
+        print(f"{name.ljust(width)}  {outcome.ljust(7)}  {reason}")
+    print(
+        _printable(
+            f"decision: {response.get('decision')}  (id {response.get('decision_id')}, seq {response.get('audit_seq')})"
+        )
+    )
 
 
 def _load_private_key(path: str) -> ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey:
@@ -216,8 +230,10 @@ def _verify_decision(args: argparse.Namespace) -> int:
         print(f"INVALID: {exc}")
         return EXIT_FAILED
     print(
-        f"verified: {verified.decision} for {verified.model} v{verified.version} → {verified.target_stage} "
-        f"({verified.artifact_digest}, decision {verified.decision_id})"
+        _printable(
+            f"verified: {verified.decision} for {verified.model} v{verified.version} → {verified.target_stage} "
+            f"({verified.artifact_digest}, decision {verified.decision_id})"
+        )
     )
     return EXIT_OK if verified.decision == "allow" else EXIT_FAILED
 

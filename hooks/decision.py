@@ -4,6 +4,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
@@ -29,7 +30,10 @@ class VerifiedDecision:
 
 
 def load_verification_key(pem: bytes) -> ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey:
-    key = serialization.load_pem_public_key(pem)
+    try:
+        key = serialization.load_pem_public_key(pem)
+    except (ValueError, UnsupportedAlgorithm) as exc:  # not PEM, or a key type or curve OpenSSL does not know
+        raise DecisionInvalid(f"the gate key is not a usable public key: {exc}") from None
     if not isinstance(key, ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey):
         raise DecisionInvalid("the gate key must be Ed25519 or ECDSA P-256")
     return key

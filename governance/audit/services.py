@@ -53,6 +53,8 @@ _follower_seen = _FollowerLook()
 # integration placed its entry (the after-commit integration) knows the seq without asking again.
 # Bounded: the oldest go first. A seq never changes once its integration commits.
 _placed: BoundedDict[int, int] = BoundedDict(10_000)
+# The subset that is on disk already: placed by this process's own durable placement (``_PLACE_SQL``).
+_placed_on_disk: BoundedDict[int, int] = BoundedDict(10_000)
 
 
 def _actor_parts(actor: AbstractBaseUser | AnonymousUser | None) -> tuple[int | None, str]:
@@ -216,6 +218,7 @@ def _write_and_place(cursor: Any, sql: str, params: list[Any]) -> int:
         return int(cursor.fetchone()[0])
     entry_id, size, added, checkpoint_size, entry_ids, seqs = cursor.fetchone()
     batch = _Batch(int(size), int(added), int(checkpoint_size or 0), list(zip(entry_ids, seqs, strict=True)))
+    _placed_on_disk.put_all(item for item in batch.placed if item[0] == entry_id)
     try:  # a checkpoint now due, or more than a batch waiting: as after any integration
         _finish_batch(batch, wait=True, batch_size=BATCH_SIZE)
     except Exception:  # the write and its seq are committed (and remembered); the next integration retries the rest
@@ -461,6 +464,7 @@ def _remember_placed(placed: list[tuple[int, int]]) -> None:
 
 def forget_placed(**_kwargs: Any) -> None:
     _placed.forget()
+    _placed_on_disk.forget()
 
 
 def audit_seq_known(*, entry_id: int) -> int | None:
@@ -468,6 +472,38 @@ def audit_seq_known(*, entry_id: int) -> int | None:
     the database (None while it is still queued)."""
     seq = _placed.get(entry_id)
     return seq if seq is not None else audit_seq_of(entry_id=entry_id)
+
+
+def audit_seq_durable(*, entry_id: int) -> int | None:
+    """The seq of an entry, on disk, for a caller that hands it out (the gate's answer); None when the
+    entry could not be placed now (logged: the entry is committed and the next integration places it).
+
+    Placed by this process's own durable placement: known, nothing to ask. Otherwise it is integrated if
+    it still waits, and the integration that placed it (committed asynchronously: by another writer,
+    the follower, or after a promotion's commit) is flushed by a transaction of its own that commits
+    durably: WAL is written in order, so every commit before it is on disk with it."""
+    seq = _placed_on_disk.get(entry_id)
+    if seq is not None:
+        return seq
+    try:
+        seq = audit_seq_known(entry_id=entry_id)
+        if seq is None:
+            audit_log_integrate(wait=True)
+            seq = audit_seq_known(entry_id=entry_id)
+        if seq is not None:
+            _flush_commits()
+    except Exception:  # the entry and what it records are committed; only its seq is not given now
+        logger.exception("placing audit entry %s failed; it waits in the queue", entry_id)
+        return None
+    return seq
+
+
+def _flush_commits() -> None:
+    """Wait until every commit made so far is on disk (PostgreSQL, outside a transaction): a transaction
+    with an id commits durably, and WAL is flushed in order."""
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_current_xact_id()")
 
 
 def _drain_locked(batch_size: int, *, cadence: bool = True, placed: list[tuple[int, int]] | None = None) -> int:

@@ -9,14 +9,15 @@ import logging
 import uuid
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from core.canonical import canonical_json
 from core.errors import PermissionDenied
+from core.serializers import MAX_JSON_DEPTH, json_problem
 from core.signing import KeyPurpose
 from governance.approvals.selectors import approval_status_from
-from governance.audit.services import audit_log_integrate, audit_record, audit_seq_known
+from governance.audit.services import audit_record, audit_seq_durable
 from governance.choices import AuditEvent
 from governance.errors import InvalidStage
 from governance.gate import builtin
@@ -96,7 +97,7 @@ def _run_checks(context: events.GateContext) -> list[events.CheckResult]:
                     f"plugin:{impl.plugin_name}",
                     "error",
                     "plugin_error",
-                    {"error": f"{type(exc).__name__}: {exc}"[:500]},
+                    {"error": _storable_text(f"{type(exc).__name__}: {exc}")[:500]},
                 )
             )
     # The built-ins first, then the plugins' votes, then the plugins' errors: a stable order.
@@ -111,8 +112,17 @@ def _checked_votes(votes: Any) -> list[events.CheckResult]:
             raise ValueError(f"outcome {vote.outcome!r} is not pass, fail or error")
         if vote.name in BUILTIN_ORDER or vote.name.startswith("plugin:"):
             raise ValueError(f"the check name {vote.name!r} is reserved for the gate")
-        canonical_json(_fields_of(vote))  # stored and signed as JSON: anything else fails here, as a vote
+        fields = _fields_of(vote)
+        canonical_json(fields)  # stored and signed as JSON: anything else fails here, as a vote
+        problem = json_problem(fields, max_depth=MAX_JSON_DEPTH)  # and stored as jsonb (no NUL)
+        if problem is not None:
+            raise ValueError(f"the vote {vote.name!r} holds what cannot be stored: {problem[0]} at {list(problem[1])}")
     return votes
+
+
+def _storable_text(text: str) -> str:
+    """A plugin's error message as text jsonb can store and UTF-8 can encode (no NUL, no lone surrogate)."""
+    return text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 BUILTIN_ORDER = ("signature_valid", "digest_matches", "signing_key_active", "approvals_complete")
@@ -149,6 +159,9 @@ def gate_evaluate(
     reading the facts again: a key revoked, an approval decided or a promotion made meanwhile waits
     for this one, or is seen by it; nothing changes between the checks and the move."""
     promoting_asked = promote and not dry_run
+    if promoting_asked:  # refused before any lock is taken: a caller who may not ask, a stage not gated
+        asked = facts or gate_facts(actor=actor, version=version, stage=target_stage)
+        _check_may_ask(version=version, stage=target_stage, facts=asked)
     with transaction.atomic() if promoting_asked else contextlib.nullcontext():
         if promoting_asked:
             version, facts = _locked_for_promotion(actor=actor, version=version, stage=target_stage)
@@ -163,29 +176,42 @@ def gate_evaluate(
             nonce=nonce,
             facts=facts,
         )
-    # The entry is placed already (by its own integration, or after commit by another); integrate here
-    # only if neither happened yet (an integration that failed, or a promotion's entry while another held the lock).
-    seq = audit_seq_known(entry_id=entry.pk)
-    if seq is None:
-        audit_log_integrate(wait=True)
-        seq = audit_seq_known(entry_id=entry.pk)
-    return row, seq
+    # The answer carries the seq, so it must be on disk (audit_seq_durable); None if the entry could not
+    # be placed (logged): the decision itself is committed and stands.
+    return row, audit_seq_durable(entry_id=entry.pk)
 
 
 def _locked_for_promotion(*, actor: Any, version: ModelVersion, stage: str) -> tuple[ModelVersion, GateFacts]:
-    """In the promotion's transaction: the rows the decision rests on, locked in the order
-    ``model_version_promote`` locks (the model, then its version), then the key and the approval
-    requests; the version and the facts read again after the locks."""
+    """In the promotion's transaction: the rows the decision rests on, locked, then the version and the
+    facts read again. The order avoids a cycle with the services that lock the same rows: the model
+    first (as ``model_version_promote``), then the stage's approval requests (``approval_request_decide``
+    locks its request first, then writes rows that reference the version), then the version without
+    its key (``FOR NO KEY UPDATE``: a row being inserted that references it is not held up), then the
+    key ``FOR KEY SHARE`` (a revoke waits; a registration with the same key does not)."""
     RegisteredModel.objects.select_for_update().filter(pk=version.model_id).values_list("pk", flat=True).get()
-    versions = ModelVersion.objects.select_for_update(of=("self",)).select_related("model", "created_by")
-    locked = versions.get(pk=version.pk)
-    locked.signing_key = SigningKey.objects.select_for_update().get(pk=locked.signing_key_id)
     list(
-        ApprovalRequest.objects.select_for_update()
-        .filter(model_version_id=locked.pk, target_stage=stage)
+        ApprovalRequest.objects.select_for_update(of=("self",))
+        .filter(model_version_id=version.pk, target_stage=stage)
+        .order_by("pk")
         .values_list("pk", flat=True)
     )
+    versions = ModelVersion.objects.select_for_update(no_key=True, of=("self",)).select_related("model", "created_by")
+    locked = versions.get(pk=version.pk)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM registry_signingkey WHERE id = %s FOR KEY SHARE", [locked.signing_key_id])
+    locked.signing_key = SigningKey.objects.get(pk=locked.signing_key_id)
     return locked, gate_facts(actor=actor, version=locked, stage=stage)
+
+
+def _check_may_ask(*, version: ModelVersion, stage: str, facts: GateFacts) -> None:
+    if not facts.may_request_promotion:
+        raise PermissionDenied(
+            f"You may not ask the gate about model {version.model.name!r}.",
+            extra={"model": version.model.name, "permission": ModelPermission.REQUEST_PROMOTION.value},
+        )
+    if stage not in GATE_STAGES:
+        raise InvalidStage(f"The gate promotes to {' or '.join(GATE_STAGES)}.", extra={"target_stage": stage})
 
 
 def _decide(
@@ -204,13 +230,7 @@ def _decide(
     model = version.model
     if facts is None:
         facts = gate_facts(actor=actor, version=version, stage=target_stage)
-    if not facts.may_request_promotion:
-        raise PermissionDenied(
-            f"You may not ask the gate about model {model.name!r}.",
-            extra={"model": model.name, "permission": ModelPermission.REQUEST_PROMOTION.value},
-        )
-    if target_stage not in GATE_STAGES:
-        raise InvalidStage(f"The gate promotes to {' or '.join(GATE_STAGES)}.", extra={"target_stage": target_stage})
+    _check_may_ask(version=version, stage=target_stage, facts=facts)
     context = _context(version=version, stage=target_stage, digest=artifact_digest, pipeline=pipeline, facts=facts)
     checks = _run_checks(context)
     builtin_ran = {vote.name for vote in checks} >= set(BUILTIN_ORDER)

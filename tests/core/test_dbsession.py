@@ -139,3 +139,19 @@ def test_a_token_call_on_a_dropped_connection_answers(reused, django_user_model)
     assert response.json()["results"] == []
     assert backend_pid() != dropped
     assert reused.health_checks == [True]  # once, after the token read failed
+
+
+def test_a_token_call_on_a_live_reused_connection_asks_no_select_1(reused, django_user_model):
+    user = django_user_model.objects.create_user("ci-bot")
+    issued = api_token_create(actor=None, user=user, name="t", expires_at=timezone.now() + timedelta(days=1))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.secret}")
+    pid = backend_pid()
+    connection.health_check_done = False  # a new request on the reused connection
+    reused.health_checks.clear()
+
+    response = client.get("/api/v1/models/")
+
+    assert response.status_code == 200
+    assert reused.health_checks == []  # the token read stood in for Django's SELECT 1
+    assert backend_pid() == pid

@@ -201,23 +201,25 @@ def test_the_service_runs_as_the_app_role(granted, logged):
     assert (report.size, report.checkpoints, report.pending) == (9, 2, 0)
 
 
-def test_the_app_role_may_run_the_integrator_function_even_without_public_execute(app_role, logged):
-    """grant_app_role grants EXECUTE on mg_audit_integrate itself: a database whose owner revoked the
-    default EXECUTE for PUBLIC still integrates, as the app role."""
+def test_only_roles_granted_execute_may_run_the_integrator_function(app_role, logged):
+    """mg_audit_integrate runs with its owner's rights (migration 0013), so PUBLIC may not run it;
+    grant_app_role grants EXECUTE to the app role, which then integrates."""
     function = "mg_audit_integrate(bigint, integer, boolean, boolean, integer)"
 
-    def may_execute() -> bool:
+    def may_execute(role: str) -> bool:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT has_function_privilege(%s, %s, 'EXECUTE')", [app_role, function])
+            cursor.execute("SELECT has_function_privilege(%s, %s, 'EXECUTE')", [role, function])
             return bool(cursor.fetchone()[0])
 
     with connection.cursor() as cursor:
-        cursor.execute(f"REVOKE EXECUTE ON FUNCTION {function} FROM PUBLIC")
+        cursor.execute("DROP ROLE IF EXISTS mg_stranger")
+        cursor.execute("CREATE ROLE mg_stranger")  # any other role of the cluster, granted nothing
         cursor.execute(f'REVOKE EXECUTE ON FUNCTION {function} FROM "{app_role}"')
     try:
-        assert may_execute() is False
+        assert may_execute("mg_stranger") is False
+        assert may_execute(app_role) is False
         call_command("grant_app_role", role=app_role, stdout=io.StringIO())
-        assert may_execute() is True
+        assert may_execute(app_role) is True
         database = settings.DATABASES["default"]
         app = psycopg2.connect(
             dbname=database["NAME"], user=app_role, host=database["HOST"] or "127.0.0.1", port=database["PORT"] or 5432
@@ -232,5 +234,6 @@ def test_the_app_role_may_run_the_integrator_function_even_without_public_execut
         finally:
             app.close()
     finally:
+        call_command("grant_app_role", role=app_role, stdout=io.StringIO())
         with connection.cursor() as cursor:
-            cursor.execute(f"GRANT EXECUTE ON FUNCTION {function} TO PUBLIC")
+            cursor.execute("DROP ROLE IF EXISTS mg_stranger")

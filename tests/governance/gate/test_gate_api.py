@@ -188,6 +188,30 @@ REFUSALS = [
         {"model": "model-b", "permission": "request_promotion"},
         id="auditor",
     ),
+    pytest.param(
+        "auditor",
+        {"promote": True},
+        403,
+        "permission_denied",
+        {"model": "model-b", "permission": "request_promotion"},
+        id="auditor-promoting",
+    ),
+    pytest.param(
+        "ci_b",
+        {"target_stage": "archived", "promote": True},
+        400,
+        "invalid_stage",
+        {"target_stage": "archived"},
+        id="bad-stage-promoting",
+    ),
+    pytest.param(
+        "ci_b",
+        {"x\ud800": 1},
+        400,
+        "unknown_field",
+        {"fields": {"unknown_fields": ["x\\ud800"]}},
+        id="lone-surrogate-in-an-unknown-field-name",
+    ),
 ]
 
 

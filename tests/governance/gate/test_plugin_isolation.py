@@ -151,6 +151,11 @@ class Answer:
             "UnicodeEncodeError: 'utf-8' codec can't encode character '\\ud83d' in position 59: surrogates not allowed",
             id="a-lone-surrogate",
         ),
+        pytest.param(
+            [CheckResult("ticket", "pass", "ok", {"note": "a\x00b"})],
+            "ValueError: the vote 'ticket' holds what cannot be stored: null_character at ['details', 'note']",
+            id="a-nul-character",
+        ),
     ],
 )
 def test_a_vote_the_gate_cannot_sign_and_store_is_an_error_vote(world, approved, plugin, votes, error):
@@ -164,6 +169,27 @@ def test_a_vote_the_gate_cannot_sign_and_store_is_an_error_vote(world, approved,
         *passing_checks(version, approved),
         {"name": "plugin:ticket-check", "outcome": "error", "reason": "plugin_error", "details": {"error": error}},
     ]
+    assert GateDecision.objects.get().checks == answer["checks"]
+
+
+class RaisingUnstorably:
+    @hookimpl
+    def modelgov_gate_checks(self, context: GateContext) -> list[CheckResult]:
+        raise RuntimeError("ticket \x00 \ud800 down")
+
+
+def test_a_plugin_error_that_cannot_be_stored_as_it_is_is_stored_escaped(world, approved, plugin):
+    plugin(RaisingUnstorably(), "ticket-check")
+
+    answer = ask(world.ci_b, gate_body(world.version_b1))
+
+    assert answer["decision"] == "deny"
+    assert answer["checks"][-1] == {
+        "name": "plugin:ticket-check",
+        "outcome": "error",
+        "reason": "plugin_error",
+        "details": {"error": "RuntimeError: ticket \\x00 \\ud800 down"},
+    }
     assert GateDecision.objects.get().checks == answer["checks"]
 
 

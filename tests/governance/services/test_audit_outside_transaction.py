@@ -289,3 +289,86 @@ def test_place_inside_a_transaction_integrates_after_its_commit(world):
         assert not AuditLeaf.objects.filter(entry_id=entry.pk).exists()
 
     assert audit_seq_known(entry_id=entry.pk) == AuditLeaf.objects.get(entry_id=entry.pk).seq
+
+
+def _flushes(captured) -> int:
+    return sum(query["sql"] == "SELECT pg_current_xact_id()" for query in captured.captured_queries)
+
+
+def test_a_seq_from_the_own_durable_placement_is_handed_out_without_a_flush(world):
+    from governance.audit.services import audit_seq_durable
+    from governance.models import AuditLeaf
+
+    entry = _placed_decision(world)
+    with CaptureQueriesContext(connection) as asked:
+        seq = audit_seq_durable(entry_id=entry.pk)
+
+    assert seq == AuditLeaf.objects.get(entry_id=entry.pk).seq
+    assert asked.captured_queries == []
+
+
+def test_a_seq_placed_asynchronously_is_flushed_before_it_is_handed_out(world):
+    """An entry placed by an after-commit integration (committed without waiting for the disk): its seq
+    is handed out only after a transaction of its own commits durably, which flushes the earlier one."""
+    from governance.audit.services import audit_seq_durable
+    from governance.models import AuditLeaf
+
+    subject = Group.objects.create(name="flushed-team")
+    with transaction.atomic():
+        entry = audit_record(actor=None, event_type=AuditEvent.REGISTERED_MODEL_UPDATED, subject=subject)
+    placed = AuditLeaf.objects.get(entry_id=entry.pk).seq  # integrated after commit, asynchronously
+
+    with CaptureQueriesContext(connection) as asked:
+        seq = audit_seq_durable(entry_id=entry.pk)
+
+    assert seq == placed
+    assert _flushes(asked) == 1
+
+
+def test_an_entry_that_cannot_be_placed_gets_no_seq_and_stays_queued(world, caplog):
+    """The fallback integration fails (the tree lost a node): no seq is handed out, the failure is
+    logged, and the entry and what it records stay committed."""
+    from governance.audit.services import audit_log_integrate, audit_seq_durable
+    from governance.models import AuditLeaf, AuditPending
+    from tests.factories import append_only_disabled, audit_entries
+
+    subject = Group.objects.create(name="unplaced-team")
+    audit_entries(6 - AuditLeaf.objects.count(), subject=subject)
+    assert audit_log_integrate() == 6
+    with append_only_disabled("governance_audittreenode") as cursor:
+        cursor.execute('DELETE FROM governance_audittreenode WHERE level = 1 AND "index" = 2')
+    audit_entries(1, subject=subject)
+    entry = _placed_decision(world)  # its own placement fails too, and is logged
+    caplog.clear()
+
+    assert audit_seq_durable(entry_id=entry.pk) is None
+
+    assert list(AuditPending.objects.values_list("entry_id", flat=True)) == [entry.pk]
+    assert AuditEntry.objects.filter(pk=entry.pk).exists()
+    assert [record.getMessage() for record in caplog.records if record.levelname == "ERROR"] == [
+        f"placing audit entry {entry.pk} failed; it waits in the queue"
+    ]
+
+
+def test_a_promotions_seq_is_on_disk_before_the_gate_answers(world):
+    from governance.gate.services import gate_evaluate
+    from governance.models import AuditLeaf
+    from hooks.events import PipelineInfo
+    from tests.factories import approve_promotion
+
+    approve_promotion(version=world.version_b1, stage="production", requester=world.ci_b, approvers=[world.validator])
+
+    with CaptureQueriesContext(connection) as asked:
+        decision, seq = gate_evaluate(
+            actor=world.ci_b,
+            version=world.version_b1,
+            target_stage="production",
+            artifact_digest=world.version_b1.artifact_digest,
+            pipeline=PipelineInfo(),
+            promote=True,
+        )
+
+    assert (decision.decision, decision.promoted) == ("allow", True)
+    assert seq == AuditLeaf.objects.get(entry__subject_id=str(decision.pk)).seq
+    assert _flushes(asked) == 1
+    assert asked.captured_queries[-1]["sql"] == "SELECT pg_current_xact_id()"

@@ -22,6 +22,7 @@ from hooks.client import ApiError, ModelgovClient, TransportError
 from hooks.decision import GATE_PREDICATE_TYPE
 from hooks.manifest import INTOTO_PAYLOAD_TYPE, STATEMENT_TYPE
 from tests.hooks.cli.support import register_arguments
+from tests.registry.signing.support import sm2_public_key_pem
 
 DIGEST = "sha256:" + "ab" * 32
 OTHER_DIGEST = "sha256:" + "cd" * 32
@@ -556,6 +557,139 @@ def test_the_published_gate_key_is_used_when_none_is_pinned(stub, cli, gate_key)
     result = cli(*GATE, url=stub.url, token="mg_stub")
 
     assert (result.code, result.err.splitlines()) == (0, [WARNING, ALLOW.strip()])
+
+
+def secp112r1_public_key_pem() -> str:
+    """A SubjectPublicKeyInfo for an EC key on secp112r1 (OID 1.3.132.0.6), which OpenSSL does not load:
+    cryptography raises UnsupportedAlgorithm for the curve before it looks at the point."""
+
+    def der(tag: int, body: bytes) -> bytes:
+        return bytes([tag, len(body)]) + body  # every length here is under 128
+
+    algorithm = der(0x30, der(0x06, bytes.fromhex("2a8648ce3d0201")) + der(0x06, bytes.fromhex("2b81040006")))
+    spki = der(0x30, algorithm + der(0x03, b"\x00\x04" + b"\x01" * 14 + b"\x02" * 14))
+    return f"-----BEGIN PUBLIC KEY-----\n{base64.b64encode(spki).decode('ascii')}\n-----END PUBLIC KEY-----\n"
+
+
+UNSUPPORTED_CURVES = [
+    (sm2_public_key_pem(), "Curve 1.2.156.10197.1.301 is not supported"),
+    (secp112r1_public_key_pem(), "Curve 1.3.132.0.6 is not supported"),
+]
+
+
+@pytest.mark.parametrize(("key_pem", "reason"), UNSUPPORTED_CURVES, ids=["sm2", "secp112r1"])
+def test_a_published_gate_key_on_a_curve_openssl_does_not_know_exits_2_before_asking_the_gate(
+    stub, cli, gate_key, key_pem, reason
+):
+    # An unusable key is a usage error, as a key listing without a gate key is: exit 2, no traceback.
+    listing = {"keys": [{"purpose": "gate_decision", "public_key_pem": key_pem}]}
+    stub.answer("GET", KEYS_PATH, json_reply(lambda _request: listing))
+    stub.answer("POST", GATE_PATH, json_reply(lambda request: decision(request, gate_key)))
+
+    result = cli(*GATE, url=stub.url, token="mg_stub")
+
+    err = f"modelgov gate: the gate key is not a usable public key: {reason}"
+    assert (result.code, result.out, result.err.splitlines()) == (2, "", [WARNING, err])
+    assert [(method, path) for method, path, _ in stub.requests] == [("GET", KEYS_PATH)]
+
+
+@pytest.mark.parametrize(
+    ("key_pem", "reason"),
+    [*UNSUPPORTED_CURVES, ("-----BEGIN PUBLIC KEY-----\nnot base64\n-----END PUBLIC KEY-----\n", "Unable to load PEM")],
+    ids=["sm2", "secp112r1", "not-pem"],
+)
+def test_a_pinned_gate_key_that_cannot_be_loaded_exits_2_before_asking_the_gate(
+    stub, cli, gate_key, tmp_path, key_pem, reason
+):
+    stub.answer("POST", GATE_PATH, json_reply(lambda request: decision(request, gate_key)))
+    pinned_path = tmp_path / "gate.pub"
+    pinned_path.write_text(key_pem, encoding="ascii")
+
+    result = cli(*GATE, "--gate-key", str(pinned_path), url=stub.url, token="mg_stub")
+
+    assert (result.code, result.out) == (2, "")
+    assert result.err.startswith(f"modelgov gate: the gate key is not a usable public key: {reason}")
+    assert len(result.err.splitlines()) == 1
+    assert stub.requests == []
+
+
+# --- text the terminal cannot print: escaped, never a crash --------------------------------------------------------
+
+LONE_SURROGATE = "\ud800"  # valid in JSON ("\\ud800"), not encodable in UTF-8
+
+
+def with_surrogates(answer: dict[str, Any]) -> dict[str, Any]:
+    """``answer`` with a lone surrogate in the unsigned body's first check name and reason."""
+    checks = [dict(check) for check in answer["checks"]]
+    checks[0] = {**checks[0], "name": f"signature_valid{LONE_SURROGATE}", "reason": f"ok{LONE_SURROGATE}"}
+    return {**answer, "checks": checks}
+
+
+def test_a_verified_allow_whose_unsigned_check_name_holds_a_lone_surrogate_prints_it_escaped_and_exits_0(
+    stub, cli, pinned, gate_key
+):
+    # The checks in the body are not signed, and verification does not read them: this is a verified
+    # allow for this request. The table shows the name escaped, and the columns are aligned on that.
+    stub.answer("POST", GATE_PATH, json_reply(lambda request: with_surrogates(decision(request, gate_key))))
+
+    result = cli(*GATE, "--gate-key", str(pinned), url=stub.url, token="mg_stub")
+
+    assert (result.code, result.err) == (0, ALLOW)
+    assert result.out.splitlines() == [
+        "check                  outcome  reason",
+        "signature_valid\\ud800  pass     ok\\ud800",
+        "digest_matches         pass     ok",
+        "signing_key_active     pass     ok",
+        "approvals_complete     pass     ok",
+        f"decision: allow  (id {DECISION_ID}, seq 7)",
+    ]
+
+
+@pytest.mark.parametrize("signer", ["another-key", "unsigned"])
+def test_an_unverified_answer_whose_check_name_holds_a_lone_surrogate_exits_1(stub, cli, pinned, gate_key, signer):
+    other_key = ed25519.Ed25519PrivateKey.generate()
+
+    def answer(request: dict[str, Any]) -> dict[str, Any]:
+        forged = with_surrogates(decision(request, other_key, body_fields={"decision_id": f"id{LONE_SURROGATE}"}))
+        if signer == "unsigned":
+            forged["envelope"]["signatures"] = []
+        return forged
+
+    stub.answer("POST", GATE_PATH, json_reply(answer))
+
+    result = cli(*GATE, "--gate-key", str(pinned), url=stub.url, token="mg_stub")
+
+    assert result.code == 1
+    assert "Traceback" not in result.err
+    assert len(result.err.splitlines()) == 1
+    assert result.err.startswith("modelgov gate: DENY (the answer is not a verified decision: ")
+    lines = result.out.splitlines()
+    assert lines[1].startswith("signature_valid\\ud800  pass")
+    assert lines[-1] == "decision: allow  (id id\\ud800, seq 7)"
+    assert_no_allow(result)
+
+
+def test_a_signed_allow_for_another_request_whose_check_name_holds_a_lone_surrogate_exits_1(
+    stub, cli, pinned, gate_key
+):
+    # Signed by the gate key, with the surrogate signed too, but for another artifact: not an allow here.
+    surrogate_checks = with_surrogates({"checks": CHECKS})["checks"]
+    stub.answer(
+        "POST",
+        GATE_PATH,
+        json_reply(
+            lambda request: with_surrogates(
+                decision(request, gate_key, subject_digest=OTHER_DIGEST, signed_fields={"checks": surrogate_checks})
+            )
+        ),
+    )
+
+    result = cli(*GATE, "--gate-key", str(pinned), url=stub.url, token="mg_stub")
+
+    assert result.code == 1
+    assert result.err == NOT_VERIFIED.format(f"the decision is for artifact_digest {OTHER_DIGEST!r}, not {DIGEST!r}")
+    assert result.out.splitlines()[1] == "signature_valid\\ud800  pass     ok\\ud800"
+    assert_no_allow(result)
 
 
 # --- modelgov register -------------------------------------------------------------------------------------------

@@ -171,8 +171,8 @@ def test_verify_names_a_record_field_changed_by_an_update(world, column, value, 
 def test_verify_names_every_field_that_differs(world):
     with triggers_disabled("registry_modelversion", "registry_modelversion_immutable") as cursor:
         cursor.execute(
-            "UPDATE registry_modelversion SET created_by_id = %s, artifact_uri = %s, metrics = %s::jsonb WHERE id = %s",
-            [world.officer.pk, "s3://elsewhere", json.dumps({"auc": 1}), world.version_a1.pk],
+            "UPDATE registry_modelversion SET artifact_uri = %s, metrics = %s::jsonb WHERE id = %s",
+            ["s3://elsewhere", json.dumps({"auc": 1}), world.version_a1.pk],
         )
 
     body = verify(world)
@@ -180,8 +180,20 @@ def test_verify_names_every_field_that_differs(world):
     assert body["checks"][3] == {
         "name": "countersignature",
         "ok": False,
-        "reason": "it signs another record: the stored version differs in artifact_uri, created_by, metrics",
+        "reason": "it signs another record: the stored version differs in artifact_uri, metrics",
     }
+
+
+def test_a_renamed_creator_leaves_the_record_valid(world):
+    """The record names the creator as they were called then; the name is read from the user table,
+    where a rename is allowed, so it is not compared (the creator's id is guarded by the version trigger)."""
+    creator = world.version_a1.created_by
+    creator.username = "renamed-" + creator.username
+    creator.save(update_fields=["username"])
+
+    body = verify(world)
+
+    assert body["valid"] is True
 
 
 def test_the_gate_view_sees_a_changed_record(world):

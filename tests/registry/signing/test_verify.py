@@ -86,7 +86,7 @@ def test_countersignature_of_another_version_fails_its_check(world):
         "name": "countersignature",
         "ok": False,
         "reason": "it signs another record: the stored version differs in subject, artifact_digest, artifact_uri, "
-        "created_at, created_by, manifest_sha256, model, producer_key, producer_signature_sha256",
+        "created_at, manifest_sha256, model, producer_key, producer_signature_sha256",
     }
 
 
