@@ -154,3 +154,21 @@ def ask(user: Any, body: dict[str, Any]) -> dict[str, Any]:
     response = client_for(user).post(GATE_URL, body, format="json")
     assert response.status_code == 200, response.json()
     return response.json()
+
+
+def promote(world: Any, version: ModelVersion | None = None, facts: Any = None) -> tuple[GateDecision, int | None]:
+    """``gate_evaluate`` with ``promote=True`` to production as ci-b (model-b v1 unless ``version``),
+    as the API calls it; ``facts``: what the API read before deciding (None: read them now)."""
+    from governance.gate.services import gate_evaluate
+    from hooks.events import PipelineInfo
+
+    version = version or world.version_b1
+    return gate_evaluate(
+        actor=world.ci_b,
+        version=version,
+        target_stage="production",
+        artifact_digest=version.artifact_digest,
+        pipeline=PipelineInfo(),
+        promote=True,
+        facts=facts,
+    )

@@ -11,10 +11,9 @@ import pytest
 from django.utils import timezone
 
 from governance.gate.selectors import gate_subject
-from governance.gate.services import gate_evaluate
 from governance.models import ApprovalRequest, AuditEntry, GateDecision
 from hooks.decision import verify_decision
-from hooks.events import CheckResult, GateContext, PipelineInfo
+from hooks.events import CheckResult, GateContext
 from hooks.manager import get_plugin_manager
 from hooks.specs import hookimpl
 from registry.models import ModelVersion
@@ -31,6 +30,7 @@ from .support import (
     gate_body,
     gate_entry,
     passing_checks,
+    promote,
 )
 
 
@@ -277,16 +277,7 @@ def _stale_subject(world: Any) -> tuple[ModelVersion, Any]:
 
 
 def _promote(world: Any, version: ModelVersion, facts: Any) -> GateDecision:
-    decision, _seq = gate_evaluate(
-        actor=world.ci_b,
-        version=version,
-        target_stage="production",
-        artifact_digest=version.artifact_digest,
-        pipeline=PipelineInfo(),
-        promote=True,
-        facts=facts,
-    )
-    return decision
+    return promote(world, version, facts)[0]
 
 
 def test_a_key_revoked_after_the_read_stops_the_promotion(world, approved):

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from django.db import connection, connections, transaction
 
-from governance.gate.services import gate_evaluate
 from governance.models import ApprovalRequest
-from hooks.events import PipelineInfo
 from registry.models import ModelVersion
 from tests.factories import approve_promotion
+
+from .support import promote
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -20,14 +20,7 @@ pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def _promote_in_thread(world: Any, outcome: dict[str, Any]) -> threading.Thread:
     def run() -> None:
         try:
-            decision, seq = gate_evaluate(
-                actor=world.ci_b,
-                version=world.version_b1,
-                target_stage="production",
-                artifact_digest=world.version_b1.artifact_digest,
-                pipeline=PipelineInfo(),
-                promote=True,
-            )
+            decision, seq = promote(world)
             outcome["decision"] = (decision.decision, decision.promoted, seq is not None)
         except Exception as exc:  # reported to the test below
             outcome["error"] = exc

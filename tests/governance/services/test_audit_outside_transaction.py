@@ -351,22 +351,14 @@ def test_an_entry_that_cannot_be_placed_gets_no_seq_and_stays_queued(world, capl
 
 
 def test_a_promotions_seq_is_on_disk_before_the_gate_answers(world):
-    from governance.gate.services import gate_evaluate
     from governance.models import AuditLeaf
-    from hooks.events import PipelineInfo
     from tests.factories import approve_promotion
+    from tests.governance.gate.support import promote
 
     approve_promotion(version=world.version_b1, stage="production", requester=world.ci_b, approvers=[world.validator])
 
     with CaptureQueriesContext(connection) as asked:
-        decision, seq = gate_evaluate(
-            actor=world.ci_b,
-            version=world.version_b1,
-            target_stage="production",
-            artifact_digest=world.version_b1.artifact_digest,
-            pipeline=PipelineInfo(),
-            promote=True,
-        )
+        decision, seq = promote(world)
 
     assert (decision.decision, decision.promoted) == ("allow", True)
     assert seq == AuditLeaf.objects.get(entry__subject_id=str(decision.pk)).seq
