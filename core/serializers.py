@@ -38,8 +38,7 @@ class StrictInputSerializer(serializers.Serializer):
         unknown = sorted(set(data) - set(self.fields))
         if unknown:
             # Echoed back: a name holding a lone surrogate is escaped, or the answer could not be encoded.
-            names = [name.encode("utf-8", "backslashreplace").decode("utf-8") for name in unknown]
-            raise serializers.ValidationError({"unknown_fields": names})
+            raise serializers.ValidationError({"unknown_fields": [storable_text(name) for name in unknown]})
         return super().to_internal_value(data)
 
 
@@ -77,6 +76,12 @@ def _text_problem(text: str) -> str | None:
     if not text.isascii() and _SURROGATE.search(text):
         return "lone_surrogate"
     return None
+
+
+def storable_text(text: str) -> str:
+    """``text`` as PostgreSQL text and UTF-8 can take it: a NUL and each half of a surrogate pair
+    written as their backslash escapes, everything else as it is."""
+    return text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 JSON_PROBLEM_MESSAGES = {

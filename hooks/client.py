@@ -47,28 +47,22 @@ class ModelgovClient:
             request.add_header("Content-Type", "application/json")
         if auth and self.token:
             request.add_header("Authorization", f"Bearer {self.token}")
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-                return self._decode(response.read(), response.status)
-        except urllib.error.HTTPError as exc:
-            error = exc
         # OSError covers URLError, timeouts and refused or reset connections; HTTPException a status
-        # line or a body cut short.
-        except (OSError, http.client.HTTPException) as exc:
-            raise TransportError(f"cannot reach {self.url}: {exc}") from None
+        # line or a body cut short, also while the body of an error answer is read.
         try:
-            payload = self._decode(error.read(), error.code)
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+                    return self._decode(response.read(), response.status)
+            except urllib.error.HTTPError as error:
+                status, payload = error.code, self._decode(error.read(), error.code)
         except (OSError, http.client.HTTPException) as exc:
             raise TransportError(f"cannot reach {self.url}: {exc}") from None
         if isinstance(payload, dict) and "code" in payload:
             extra = payload.get("extra")
             raise ApiError(
-                error.code,
-                str(payload["code"]),
-                str(payload.get("message", "")),
-                extra if isinstance(extra, dict) else {},
+                status, str(payload["code"]), str(payload.get("message", "")), extra if isinstance(extra, dict) else {}
             )
-        raise ApiError(error.code, "http_error", f"HTTP {error.code}", {})
+        raise ApiError(status, "http_error", f"HTTP {status}", {})
 
     def _object(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
         """A call whose answer is a JSON object; anything else is a TransportError."""

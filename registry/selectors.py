@@ -12,7 +12,7 @@ from guardian.shortcuts import get_objects_for_user
 
 from core import prepared, rawrows
 from core.bounded import BoundedDict
-from core.signing import KeyError_, KeyPurpose, pem_fingerprint, service_public_key
+from core.signing import KeyPurpose, service_public_key
 from governance.audit.selectors import audit_entry_after
 from governance.choices import AuditEvent
 from hooks import tlog
@@ -27,6 +27,7 @@ from registry.signing import (
     envelope_sha256,
     inventory_record,
     inventory_subject,
+    key_fingerprint_problem,
     verify_countersignature,
     verify_producer_signature,
 )
@@ -206,7 +207,6 @@ def _pure_checks_reused(version: ModelVersion, signed_json: dict[str, str] | Non
         version.training_run_id,
         json.dumps(version.metrics, sort_keys=True, separators=(",", ":")),
         json.dumps(version.parameters, sort_keys=True, separators=(",", ":")),
-        version.created_by.get_username(),
         version.created_at.isoformat(),
     ]
     digest = hashlib.sha256()
@@ -241,17 +241,9 @@ def _producer_signature_check(version: ModelVersion) -> VerificationCheck:
     public key has the fingerprint it was registered under. (A failure here fails the gate's
     signature check, which reads this check and the countersignature's.)"""
     key = version.signing_key
-    try:
-        derived = pem_fingerprint(key.public_key_pem)
-    except KeyError_ as exc:
-        reason = f"the signing key's stored public key is not usable: {exc}"
-        return VerificationCheck("producer_signature", False, reason)
-    if derived != key.fingerprint:
-        return VerificationCheck(
-            "producer_signature",
-            False,
-            f"the signing key's stored public key has fingerprint {derived}, not the registered {key.fingerprint}",
-        )
+    problem = key_fingerprint_problem(public_key_pem=key.public_key_pem, fingerprint=key.fingerprint)
+    if problem is not None:
+        return VerificationCheck("producer_signature", False, problem)
     try:
         signed = verify_producer_signature(signature=version.producer_signature, public_key_pem=key.public_key_pem)
     except SignatureProblem as exc:

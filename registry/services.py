@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from core import signing as keys
 from core.errors import PermissionDenied, UnknownField
-from core.signing import KeyError_, UnsupportedKey, fingerprint, parse_public_key, pem_fingerprint
+from core.signing import KeyError_, UnsupportedKey, fingerprint, parse_public_key
 from governance.choices import AuditEvent
 from governance.errors import UnknownUser
 from governance.gate.notify import notify_after_commit
@@ -50,6 +50,7 @@ from registry.signing import (
     countersign,
     inventory_record,
     inventory_statement,
+    key_fingerprint_problem,
     verify_producer_signature,
 )
 
@@ -203,19 +204,20 @@ def registered_model_update(*, actor: Any, model: RegisteredModel, changes: dict
     return locked
 
 
-def _usable_key(key: SigningKey, *, fingerprint_hex: str, model: RegisteredModel, team_id: int) -> SigningKey:
-    """``key`` if it may sign a new version of ``model``: its public key has its fingerprint, it
-    belongs to the model's team (``team_id``) and it is not revoked."""
-    try:
-        derived = pem_fingerprint(key.public_key_pem)
-    except KeyError_:
-        derived = ""
-    if derived != key.fingerprint or key.fingerprint != fingerprint_hex:
-        logger.error("signing key %s: the stored public key's fingerprint is %r", key.pk, derived)
+def _intact_key(key: SigningKey, *, fingerprint_hex: str) -> None:
+    """The stored key is the one registered under ``fingerprint_hex``, or SigningKeyTampered."""
+    problem = key_fingerprint_problem(public_key_pem=key.public_key_pem, fingerprint=key.fingerprint)
+    if problem is not None or key.fingerprint != fingerprint_hex:
+        logger.error("signing key %s: %s", key.pk, problem or f"its fingerprint is not {fingerprint_hex}")
         raise SigningKeyTampered(
             "The stored signing key does not match its fingerprint; it cannot sign new registrations.",
             extra={"signing_key": fingerprint_hex},
         )
+
+
+def _usable_key(key: SigningKey, *, fingerprint_hex: str, model: RegisteredModel, team_id: int) -> SigningKey:
+    """``key`` if it may sign a new version of ``model``: it belongs to the model's team (``team_id``)
+    and it is not revoked."""
     if key.team_id != team_id:
         team = model.team.name if team_id == model.team_id else Group.objects.get(pk=team_id).name
         raise SigningKeyNotForTeam(
@@ -234,6 +236,7 @@ def _active_team_key(*, fingerprint_hex: str, model: RegisteredModel) -> Signing
     key = SigningKey.objects.filter(fingerprint=fingerprint_hex).first()
     if key is None:
         raise UnknownSigningKey("No signing key has this fingerprint.", extra={"signing_key": fingerprint_hex})
+    _intact_key(key, fingerprint_hex=fingerprint_hex)
     return _usable_key(key, fingerprint_hex=fingerprint_hex, model=model, team_id=model.team_id)
 
 
@@ -241,10 +244,11 @@ def _locked_team_key(*, key: SigningKey, model: RegisteredModel, team_id: int) -
     """The key re-read under a row lock inside the registration's transaction (the caller holds the
     model's row lock and read its ``team_id`` under it): a revoke or a change of team that committed
     after the first check is seen here, and a revoke that comes later waits until the version is in.
-    The signature was verified with ``key``'s public key, so the locked row must still hold that key."""
+    The signature was verified with ``key``'s public key, found intact: the locked row must still hold
+    that key under that fingerprint (nothing to parse again)."""
     # FOR NO KEY UPDATE: conflicts with the revoke's FOR UPDATE, not with the version row's foreign-key check.
     locked = SigningKey.objects.select_for_update(no_key=True).get(pk=key.pk)
-    if locked.public_key_pem != key.public_key_pem:
+    if (locked.public_key_pem, locked.fingerprint) != (key.public_key_pem, key.fingerprint):
         logger.error("signing key %s: its public key changed during a registration", key.pk)
         raise SigningKeyTampered(
             "The stored signing key changed while the signature was being verified.",

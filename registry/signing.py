@@ -15,7 +15,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core.canonical import canonical_json
-from core.signing import KeyPurpose, parse_public_key, service_key_id, service_private_key, service_public_key
+from core.signing import (
+    KeyError_,
+    KeyPurpose,
+    parse_public_key,
+    pem_fingerprint,
+    service_key_id,
+    service_private_key,
+    service_public_key,
+)
 from hooks import tlog
 from hooks.manifest import (
     INTOTO_PAYLOAD_TYPE,
@@ -169,3 +177,15 @@ def verify_countersignature(envelope: dict[str, Any]) -> dict[str, Any]:
     payload = tlog.dsse_verify(envelope, service_public_key(KeyPurpose.INVENTORY), INTOTO_PAYLOAD_TYPE)
     statement: dict[str, Any] = json.loads(payload)
     return statement
+
+
+def key_fingerprint_problem(*, public_key_pem: str, fingerprint: str) -> str | None:
+    """Why a stored key is not the key registered under ``fingerprint`` (its public key, parsed and
+    fingerprinted again, is unusable or has another fingerprint), or None when it is."""
+    try:
+        derived = pem_fingerprint(public_key_pem)
+    except KeyError_ as exc:
+        return f"the signing key's stored public key is not usable: {exc}"
+    if derived != fingerprint:
+        return f"the signing key's stored public key has fingerprint {derived}, not the registered {fingerprint}"
+    return None

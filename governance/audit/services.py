@@ -105,8 +105,8 @@ def audit_record(
 
     ``place``: the caller needs the entry's seq at once (the gate answers with it). On PostgreSQL,
     with ``insert_subject`` or ``standalone`` outside a transaction, the write commits and the entry is
-    integrated right after, in the same round trip (``_PLACE_SQL``); its seq is then known to
-    :func:`audit_seq_known` without another query. Otherwise it changes nothing: the entry is
+    integrated right after, durably, in the same round trip (``_PLACE_SQL``); its seq is then known to
+    :func:`audit_seq_durable` without another query. Otherwise it changes nothing: the entry is
     integrated after commit as any other.
     """
     # The connection itself, once: every attribute read through django.db.connection is a lookup
@@ -189,8 +189,9 @@ def audit_record(
 # (that one commits within a millisecond, and this write's entry is then placed by one of the two),
 # committed durably: the caller hands the seq out (see ``_take_lock``). The entry's id is the last
 # value the write drew from the entries' sequence in this session.
+_LAST_ENTRY_ID = "currval(pg_get_serial_sequence('governance_auditentry', 'id'))"
 _PLACE_SQL = (
-    "SELECT currval(pg_get_serial_sequence('governance_auditentry', 'id')), "
+    f"SELECT {_LAST_ENTRY_ID}, "  # noqa: S608 (a fixed expression)
     "tree_size, added, checkpoint_size, entry_ids, seqs FROM mg_audit_integrate(%s, %s, true, false, %s)"
 )
 
@@ -214,7 +215,7 @@ def _write_and_place(cursor: Any, sql: str, params: list[Any]) -> int:
             raise
         # The integrator runs only once the write has committed.
         logger.exception("the integration after an audited write failed; its entry waits in the queue")
-        cursor.execute("SELECT currval(pg_get_serial_sequence('governance_auditentry', 'id'))")
+        cursor.execute(f"SELECT {_LAST_ENTRY_ID}")
         return int(cursor.fetchone()[0])
     entry_id, size, added, checkpoint_size, entry_ids, seqs = cursor.fetchone()
     batch = _Batch(int(size), int(added), int(checkpoint_size or 0), list(zip(entry_ids, seqs, strict=True)))

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from core.canonical import canonical_json
 from core.errors import PermissionDenied
-from core.serializers import MAX_JSON_DEPTH, json_problem
+from core.serializers import MAX_JSON_DEPTH, json_problem, storable_text
 from core.signing import KeyPurpose
 from governance.approvals.selectors import approval_status_from
 from governance.audit.services import audit_record, audit_seq_durable
@@ -97,7 +97,7 @@ def _run_checks(context: events.GateContext) -> list[events.CheckResult]:
                     f"plugin:{impl.plugin_name}",
                     "error",
                     "plugin_error",
-                    {"error": _storable_text(f"{type(exc).__name__}: {exc}")[:500]},
+                    {"error": storable_text(f"{type(exc).__name__}: {exc}")[:500]},
                 )
             )
     # The built-ins first, then the plugins' votes, then the plugins' errors: a stable order.
@@ -118,11 +118,6 @@ def _checked_votes(votes: Any) -> list[events.CheckResult]:
         if problem is not None:
             raise ValueError(f"the vote {vote.name!r} holds what cannot be stored: {problem[0]} at {list(problem[1])}")
     return votes
-
-
-def _storable_text(text: str) -> str:
-    """A plugin's error message as text jsonb can store and UTF-8 can encode (no NUL, no lone surrogate)."""
-    return text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 BUILTIN_ORDER = ("signature_valid", "digest_matches", "signing_key_active", "approvals_complete")
@@ -154,10 +149,10 @@ def gate_evaluate(
     the caller's value, signed into the decision (a client that sent a fresh one knows the answer
     is to its request).
 
-    With ``promote`` (and not ``dry_run``) the whole evaluation runs in the promotion's transaction,
-    after locking the model, the version, its signing key and the stage's approval requests and
-    reading the facts again: a key revoked, an approval decided or a promotion made meanwhile waits
-    for this one, or is seen by it; nothing changes between the checks and the move."""
+    With ``promote`` (and not ``dry_run``) a caller who may not ask is refused first; then the whole
+    evaluation runs in the promotion's transaction, after locking the rows it rests on and reading the
+    facts again (``_locked_for_promotion``): a key revoked, an approval decided or a promotion made
+    meanwhile waits for this one, or is seen by it; nothing changes between the checks and the move."""
     promoting_asked = promote and not dry_run
     if promoting_asked:  # refused before any lock is taken: a caller who may not ask, a stage not gated
         asked = facts or gate_facts(actor=actor, version=version, stage=target_stage)
@@ -197,11 +192,14 @@ def _locked_for_promotion(*, actor: Any, version: ModelVersion, stage: str) -> t
     )
     versions = ModelVersion.objects.select_for_update(no_key=True, of=("self",)).select_related("model", "created_by")
     locked = versions.get(pk=version.pk)
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1 FROM registry_signingkey WHERE id = %s FOR KEY SHARE", [locked.signing_key_id])
-    locked.signing_key = SigningKey.objects.get(pk=locked.signing_key_id)
+    keys: Any = SigningKey.objects.filter(pk=locked.signing_key_id)
+    if connection.vendor == "postgresql":  # Django has no FOR KEY SHARE; SQLite (the demo) locks nothing
+        keys = SigningKey.objects.raw(_KEY_SHARE_SQL, [locked.signing_key_id])
+    [locked.signing_key] = list(keys)
     return locked, gate_facts(actor=actor, version=locked, stage=stage)
+
+
+_KEY_SHARE_SQL = f"SELECT * FROM {SigningKey._meta.db_table} WHERE id = %s FOR KEY SHARE"  # noqa: S608 (model metadata)
 
 
 def _check_may_ask(*, version: ModelVersion, stage: str, facts: GateFacts) -> None:
@@ -302,7 +300,7 @@ def _decide(
         },
         insert_subject=True,
         # The answer carries the seq: without a promotion the write commits and the entry is
-        # integrated in the same round trip, and gate_evaluate's audit_seq_known needs no query.
+        # integrated (durably) in the same round trip, and audit_seq_durable needs no query.
         place=not promoting,
     )
     if promoting:

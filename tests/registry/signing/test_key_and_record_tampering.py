@@ -80,7 +80,7 @@ def test_verify_fails_a_version_signed_with_a_swapped_public_key(world):
     _, key = team_key(world.team_a)
     rewrite_key(key, public_key_pem=pem)
     payload = version_payload(model=world.model_a, manifest=make_manifest("forged"), key=(private, key))
-    with mock.patch("registry.services.pem_fingerprint", return_value=key.fingerprint):
+    with mock.patch("registry.services.key_fingerprint_problem", return_value=None):
         forged = model_version_register(actor=world.ci_a, model=world.model_a, **payload)
     assert forged.version == 2
 
